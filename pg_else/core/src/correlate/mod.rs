@@ -1,0 +1,1 @@
+//! Correlation of parsed lines into message journeys (see issue: correlation).

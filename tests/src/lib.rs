@@ -1,0 +1,17 @@
+//! Harness for ELSE's end-to-end tests: private PostgreSQL clusters and private
+//! rsyslogd instances, each in its own temporary folder on a free loopback port,
+//! stopped by PID / pg_ctl on drop (also when a test panics).
+
+pub mod pg;
+pub mod sys;
+
+/// Path of the shared test corpus (`../shared/corpus` beside the checkout).
+pub fn corpus_dir() -> std::path::PathBuf {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus");
+    assert!(
+        p.is_dir(),
+        "the test corpus is missing: expected {} (the shared folder beside the project)",
+        p.display()
+    );
+    p
+}

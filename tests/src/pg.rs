@@ -1,0 +1,117 @@
+//! A private PostgreSQL 15 cluster: own data folder, own port, own socket folder,
+//! loopback only, trust auth. Owned by `postgres` when the tests run as root
+//! (initdb refuses root). Stopped with `pg_ctl -m immediate` on drop.
+use crate::sys::{chown_postgres, free_port, is_root, require, run, wait_for};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+pub const PGBIN: &str = "/usr/lib/postgresql/15/bin";
+
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    running: bool,
+}
+
+fn pg_cmd(prog: &str) -> Command {
+    let path = format!("{PGBIN}/{prog}");
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--", &path]);
+        c
+    } else {
+        Command::new(path)
+    }
+}
+
+impl Cluster {
+    /// initdb + start, with `CREATE EXTENSION pg_else` in database `postgres`.
+    pub fn start() -> Cluster {
+        Self::start_with(&[])
+    }
+
+    /// initdb + start with extra `-c name=value` settings.
+    pub fn start_with(settings: &[&str]) -> Cluster {
+        require(&format!("{PGBIN}/initdb"), "postgresql-15");
+        let dir = tempfile::Builder::new().prefix("else-pg-").tempdir().expect("tempdir");
+        // The postgres user must be able to reach the folder.
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        chown_postgres(dir.path());
+        let data = dir.path().join("data");
+        run(pg_cmd("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", "postgres", "--auth=trust", "--locale=C.UTF-8", "-E", "UTF8", "--no-instructions"]));
+        let mut c = Cluster { dir, port: free_port(), running: false };
+        c.settings(settings);
+        c.pg_start();
+        let mut client = c.connect();
+        client.batch_execute("CREATE EXTENSION pg_else").expect(
+            "CREATE EXTENSION pg_else failed: is the extension installed (scripts/setup or scripts/test install it)?",
+        );
+        c
+    }
+
+    fn settings(&self, extra: &[&str]) {
+        let mut conf = format!(
+            "port = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nfsync = off\n\
+             synchronous_commit = off\nfull_page_writes = off\nshared_buffers = 256MB\nmax_connections = 50\n",
+            self.port,
+            self.dir.path().display()
+        );
+        for s in extra {
+            conf.push_str(s);
+            conf.push('\n');
+        }
+        let path = self.data().join("postgresql.auto.conf");
+        std::fs::write(&path, conf).unwrap();
+        chown_postgres(&path);
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn dsn(&self) -> String {
+        format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port)
+    }
+
+    pub fn connect(&self) -> postgres::Client {
+        postgres::Client::connect(&self.dsn(), postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connect to test cluster on port {}: {e}", self.port))
+    }
+
+    /// Start (again); waits until the server accepts connections.
+    pub fn pg_start(&mut self) {
+        let log = self.dir.path().join("server.log");
+        run(pg_cmd("pg_ctl").arg("-D").arg(self.data()).arg("-l").arg(log).args(["-w", "-t", "60", "start"]));
+        self.running = true;
+    }
+
+    /// Stop in the given mode (`fast`, `immediate`); waits until it is down.
+    pub fn pg_stop(&mut self, mode: &str) {
+        run(pg_cmd("pg_ctl").arg("-D").arg(self.data()).args(["-m", mode, "-w", "-t", "60", "stop"]));
+        self.running = false;
+    }
+
+    /// Wait until a query succeeds (after a restart).
+    pub fn wait_ready(&self) {
+        wait_for("PostgreSQL to accept connections", Duration::from_secs(60), || {
+            postgres::Client::connect(&self.dsn(), postgres::NoTls).is_ok()
+        });
+    }
+
+    /// The server log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.running {
+            let _ = pg_cmd("pg_ctl").arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]).output();
+        }
+    }
+}

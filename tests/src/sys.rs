@@ -1,0 +1,52 @@
+//! Small helpers around processes, users and ports.
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// True when the tests run as root (CI): servers then run as the `postgres` user.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A free loopback TCP port (bound then released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind a loopback port").local_addr().unwrap().port()
+}
+
+/// Fail with a clear message naming the install step when a program is missing.
+pub fn require(path: &str, install_hint: &str) {
+    assert!(
+        Path::new(path).exists(),
+        "{path} is missing: run the README's setup (scripts/setup installs {install_hint})"
+    );
+}
+
+/// Run `cmd`, panicking with its output when it fails.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Poll `cond` every 20 ms until it holds or `timeout` passes.
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Give a folder to the `postgres` user when running as root.
+pub fn chown_postgres(dir: &Path) {
+    if is_root() {
+        run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(dir));
+    }
+}
