@@ -1,0 +1,283 @@
+//! Linking queue entries into journeys and reading off one outcome per recipient.
+
+use super::entry::{build_entries, by_queue_id, parse_all, Entry, Line, Rcpt};
+use super::status::Status;
+use std::collections::{BTreeSet, HashMap};
+
+/// A hop's next entry must start within this window around the line that named it
+/// (`queued as X` is logged after X was created, so mostly slightly before).
+const HOP_BEFORE_US: i64 = 600 * 1_000_000;
+const HOP_AFTER_US: i64 = 120 * 1_000_000;
+/// Longest chain followed (content filter, relays, ...); guards against cycles.
+const MAX_HOPS: usize = 16;
+
+/// One row of `maillog.search`: one journey and one recipient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub received_at: i64,
+    pub host: String,
+    pub queue_id: Option<String>,
+    pub sender: Option<String>,
+    pub recipient: Option<String>,
+    pub orig_recipient: Option<String>,
+    pub status: Status,
+    pub dsn: Option<String>,
+    pub relay: Option<String>,
+    pub delay: Option<f64>,
+    pub response: Option<String>,
+    pub client: Option<String>,
+    pub client_name: Option<String>,
+    pub sasl_username: Option<String>,
+    pub message_id: Option<String>,
+    pub size: Option<i64>,
+    /// When the final status was logged.
+    pub finished_at: Option<i64>,
+    /// The hops as `host:queue_id`, first to last.
+    pub path: Vec<String>,
+    /// Queue ID of the notification (bounce/delay/success) this journey caused.
+    pub notification: Option<String>,
+    /// For a notification: the queue ID of the message it reports on.
+    pub notification_of: Option<String>,
+}
+
+struct Graph<'a> {
+    entries: Vec<Entry<'a>>,
+    /// entry → (recipient index → next entry) for per-recipient hops.
+    rcpt_next: HashMap<(usize, usize), usize>,
+    /// entry → next entry for entry-level hops (amavis queued_as).
+    entry_next: HashMap<usize, usize>,
+    /// entry → the entry whose notification it is.
+    notification_of: HashMap<usize, usize>,
+    /// entries that are the target of some hop (not where a journey starts).
+    has_parent: Vec<bool>,
+}
+
+fn owned(s: Option<&str>) -> Option<String> {
+    s.map(str::to_owned)
+}
+
+/// Pick the entry with queue ID `qid` that starts closest to `at` inside the hop
+/// window, preferring the same host.
+fn find_hop(entries: &[Entry], idx: &HashMap<&str, Vec<usize>>, qid: &str, at: i64, host: &str, not: usize) -> Option<usize> {
+    idx.get(qid)?
+        .iter()
+        .copied()
+        .filter(|&j| j != not)
+        .filter(|&j| entries[j].start >= at - HOP_BEFORE_US && entries[j].start <= at + HOP_AFTER_US)
+        .min_by_key(|&j| (entries[j].host != host, (entries[j].start - at).abs()))
+}
+
+fn build_graph<'a>(entries: Vec<Entry<'a>>) -> Graph<'a> {
+    let idx = by_queue_id(&entries);
+    let mut g = Graph {
+        has_parent: vec![false; entries.len()],
+        rcpt_next: HashMap::new(),
+        entry_next: HashMap::new(),
+        notification_of: HashMap::new(),
+        entries: Vec::new(),
+    };
+    for (i, e) in entries.iter().enumerate() {
+        for (r, rc) in e.rcpts.iter().enumerate() {
+            if let Some(n) = rc.next.and_then(|q| find_hop(&entries, &idx, q, rc.at, e.host, i)) {
+                g.rcpt_next.insert((i, r), n);
+                g.has_parent[n] = true;
+            }
+        }
+        if let Some(n) = e.next.and_then(|(q, at)| find_hop(&entries, &idx, q, at, e.host, i)) {
+            g.entry_next.insert(i, n);
+            g.has_parent[n] = true;
+        }
+        for &(q, at) in &e.notifications {
+            if let Some(n) = find_hop(&entries, &idx, q, at, e.host, i) {
+                g.notification_of.insert(n, i);
+            }
+        }
+    }
+    g.entries = entries;
+    g
+}
+
+/// Correlate `lines` into outcomes, one per journey and recipient.
+pub fn correlate(lines: &[Line]) -> Vec<Outcome> {
+    let parsed = parse_all(lines);
+    let g = build_graph(build_entries(&parsed));
+    let mut out = Vec::new();
+    for (i, e) in g.entries.iter().enumerate() {
+        if g.has_parent[i] {
+            continue;
+        }
+        let base = Outcome {
+            received_at: e.start,
+            host: e.host.to_owned(),
+            queue_id: owned(e.queue_id),
+            sender: owned(e.sender),
+            recipient: None,
+            orig_recipient: None,
+            status: Status::Deferred,
+            dsn: None,
+            relay: None,
+            delay: None,
+            response: None,
+            client: owned(e.client_ip),
+            client_name: owned(e.client_name),
+            sasl_username: owned(e.sasl_username),
+            message_id: owned(e.message_id),
+            size: e.size,
+            finished_at: None,
+            path: Vec::new(),
+            notification: None,
+            notification_of: g.notification_of.get(&i).and_then(|&o| owned(g.entries[o].queue_id)),
+        };
+        let before = out.len();
+        if e.rcpts.is_empty() {
+            let mut o = base.clone();
+            o.path.push(hop_name(e));
+            match g.entry_next.get(&i) {
+                Some(&n) => follow_entry(&g, n, None, o, &mut out, 0),
+                None => {
+                    finish_without_recipient(e, &mut o);
+                    out.push(o);
+                }
+            }
+        } else {
+            for r in 0..e.rcpts.len() {
+                let mut o = base.clone();
+                o.path.push(hop_name(e));
+                follow_rcpt(&g, i, r, o, &mut out, 0);
+            }
+        }
+        for o in &mut out[before..] {
+            o.notification = notification_in_path(&g, o);
+        }
+    }
+    out
+}
+
+fn hop_name(e: &Entry) -> String {
+    format!("{}:{}", e.host, e.queue_id.unwrap_or("NOQUEUE"))
+}
+
+fn notification_in_path(g: &Graph, o: &Outcome) -> Option<String> {
+    g.notification_of
+        .iter()
+        .filter(|(_, &orig)| o.path.contains(&hop_name(&g.entries[orig])))
+        .filter_map(|(&n, _)| g.entries[n].queue_id)
+        .min()
+        .map(str::to_owned)
+}
+
+/// An entry without recipients: its verdict, expiry, or still pending.
+fn finish_without_recipient(e: &Entry, o: &mut Outcome) {
+    if let Some(v) = e.verdict {
+        o.status = v.status;
+        o.dsn = owned(v.dsn);
+        o.response = owned(v.response);
+    } else if e.expired {
+        o.status = Status::Expired;
+    }
+    o.finished_at = Some(e.end);
+}
+
+fn apply_rcpt(e: &Entry, rc: &Rcpt, o: &mut Outcome) {
+    o.recipient = Some(rc.addr.to_owned());
+    if o.orig_recipient.is_none() {
+        o.orig_recipient = owned(rc.orig);
+    }
+    o.status = rc.status;
+    if rc.status.is_pending() {
+        if let Some(v) = e.verdict {
+            o.status = v.status;
+        } else if e.expired {
+            o.status = Status::Expired;
+        }
+    }
+    o.dsn = owned(rc.dsn);
+    o.relay = owned(rc.relay);
+    o.delay = rc.delay;
+    o.response = owned(rc.response);
+    o.finished_at = Some(rc.at);
+    o.sender = o.sender.take().or(owned(e.sender));
+    o.message_id = o.message_id.take().or(owned(e.message_id));
+}
+
+fn follow_rcpt(g: &Graph, i: usize, r: usize, mut o: Outcome, out: &mut Vec<Outcome>, depth: usize) {
+    let e = &g.entries[i];
+    let rc = &e.rcpts[r];
+    apply_rcpt(e, rc, &mut o);
+    let next = g.rcpt_next.get(&(i, r)).or_else(|| g.entry_next.get(&i));
+    match next {
+        Some(&n) if depth < MAX_HOPS => follow_entry(g, n, Some(rc.addr), o, out, depth + 1),
+        _ => out.push(o),
+    }
+}
+
+/// Continue a journey into entry `n`, for the recipient `addr` of the previous hop.
+fn follow_entry(g: &Graph, n: usize, addr: Option<&str>, mut o: Outcome, out: &mut Vec<Outcome>, depth: usize) {
+    let e = &g.entries[n];
+    o.path.push(hop_name(e));
+    if o.message_id.is_none() {
+        o.message_id = owned(e.message_id);
+    }
+    let matching: Vec<usize> = match addr {
+        Some(a) => (0..e.rcpts.len())
+            .filter(|&r| {
+                e.rcpts[r].addr.eq_ignore_ascii_case(a) || e.rcpts[r].orig.is_some_and(|x| x.eq_ignore_ascii_case(a))
+            })
+            .collect(),
+        None => (0..e.rcpts.len()).collect(),
+    };
+    if matching.is_empty() {
+        // The next hop has not logged this recipient yet: pending there, unless
+        // that entry already has a verdict.
+        if let Some(v) = e.verdict {
+            o.status = v.status;
+            o.dsn = owned(v.dsn);
+            o.response = owned(v.response);
+        } else if e.expired {
+            o.status = Status::Expired;
+        } else if e.rcpts.is_empty() && o.status == Status::Sent {
+            o.status = Status::Deferred;
+        }
+        out.push(o);
+        return;
+    }
+    for r in matching {
+        follow_rcpt(g, n, r, o.clone(), out, depth);
+    }
+}
+
+/// The lines (indices into `lines`) of every journey that the queue ID or
+/// Message-ID `key` names, across hops, hosts and notifications, in time order.
+pub fn trace(lines: &[Line], key: &str) -> Vec<usize> {
+    let parsed = parse_all(lines);
+    let g = build_graph(build_entries(&parsed));
+    let key = key.trim().trim_start_matches('<').trim_end_matches('>');
+    let n = g.entries.len();
+    // Undirected adjacency over hops and notifications.
+    let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let edges = g
+        .rcpt_next
+        .iter()
+        .map(|(&(a, _), &b)| (a, b))
+        .chain(g.entry_next.iter().map(|(&a, &b)| (a, b)))
+        .chain(g.notification_of.iter().map(|(&a, &b)| (a, b)));
+    for (a, b) in edges {
+        adj[a].push(b);
+        adj[b].push(a);
+    }
+    let mut seen = vec![false; n];
+    let mut stack: Vec<usize> = (0..n)
+        .filter(|&i| g.entries[i].queue_id == Some(key) || g.entries[i].message_id == Some(key))
+        .collect();
+    while let Some(i) = stack.pop() {
+        if std::mem::replace(&mut seen[i], true) {
+            continue;
+        }
+        stack.extend(adj[i].iter().copied().filter(|&j| !seen[j]));
+    }
+    let picked: BTreeSet<(i64, usize)> = (0..n)
+        .filter(|&i| seen[i])
+        .flat_map(|i| g.entries[i].lines.iter().map(|&l| (lines[l].at, l)))
+        .collect();
+    picked.into_iter().map(|(_, l)| l).collect()
+}

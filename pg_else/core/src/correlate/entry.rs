@@ -1,0 +1,264 @@
+//! Queue entries: the lines of one (host, queue ID) between its first line and its
+//! `removed`, with the per-recipient state their lines describe.
+
+use super::status::Status;
+use crate::parse::{parse_message, Event, Kind};
+use std::collections::HashMap;
+
+/// One stored line as the database hands it over.
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'a> {
+    /// Microseconds since the epoch, UTC.
+    pub at: i64,
+    pub host: &'a str,
+    pub program: &'a str,
+    pub queue_id: Option<&'a str>,
+    pub message: &'a str,
+}
+
+/// A line with its parse, kept by index into the caller's slice.
+pub(crate) struct Parsed<'a> {
+    pub line: Line<'a>,
+    pub event: Event<'a>,
+}
+
+/// The state of one recipient inside one queue entry.
+#[derive(Debug, Clone)]
+pub(crate) struct Rcpt<'a> {
+    pub addr: &'a str,
+    pub orig: Option<&'a str>,
+    pub status: Status,
+    pub at: i64,
+    pub dsn: Option<&'a str>,
+    pub relay: Option<&'a str>,
+    pub delay: Option<f64>,
+    pub response: Option<&'a str>,
+    /// Queue ID the next hop gave this recipient's copy (`queued as X`).
+    pub next: Option<&'a str>,
+}
+
+/// A message-level verdict (cleanup/milter reject, hold, discard).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Verdict<'a> {
+    pub status: Status,
+    pub dsn: Option<&'a str>,
+    pub response: Option<&'a str>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Entry<'a> {
+    pub host: &'a str,
+    pub queue_id: Option<&'a str>,
+    pub start: i64,
+    pub end: i64,
+    /// Indices into the parsed lines, in time order.
+    pub lines: Vec<usize>,
+    pub client_ip: Option<&'a str>,
+    pub client_name: Option<&'a str>,
+    pub sasl_username: Option<&'a str>,
+    pub sender: Option<&'a str>,
+    pub size: Option<i64>,
+    pub message_id: Option<&'a str>,
+    pub rcpts: Vec<Rcpt<'a>>,
+    pub verdict: Option<Verdict<'a>>,
+    pub expired: bool,
+    /// Entry-level hop (amavis `queued_as:`) with the time it was logged.
+    pub next: Option<(&'a str, i64)>,
+    /// Notifications (bounce/delay/success) this entry caused, with their time.
+    pub notifications: Vec<(&'a str, i64)>,
+}
+
+/// Order of lines that share a timestamp: the entry's start first, `removed` last,
+/// so that second-resolution logs still split reused queue IDs correctly.
+fn rank(kind: Kind) -> u8 {
+    match kind {
+        Kind::Client | Kind::Pickup => 0,
+        Kind::MessageId => 1,
+        Kind::Queued => 2,
+        Kind::Expired => 4,
+        Kind::Removed => 5,
+        _ => 3,
+    }
+}
+
+pub(crate) fn parse_all<'a>(lines: &[Line<'a>]) -> Vec<Parsed<'a>> {
+    lines
+        .iter()
+        .map(|l| Parsed { line: *l, event: parse_message(l.program, l.message) })
+        .collect()
+}
+
+/// Group lines into entries. Lines without a queue ID become entries of their own
+/// only when they are a refusal (NOQUEUE reject), which is a journey by itself.
+pub(crate) fn build_entries<'a>(parsed: &[Parsed<'a>]) -> Vec<Entry<'a>> {
+    let mut order: Vec<usize> = (0..parsed.len())
+        .filter(|&i| {
+            let p = &parsed[i];
+            queue_id_of(p).is_some() || (p.event.kind == Kind::Reject && has_address(&p.event))
+        })
+        .collect();
+    order.sort_by(|&a, &b| {
+        let (pa, pb) = (&parsed[a], &parsed[b]);
+        (pa.line.host, queue_id_of(pa), pa.line.at, rank(pa.event.kind), pa.line.message)
+            .cmp(&(pb.line.host, queue_id_of(pb), pb.line.at, rank(pb.event.kind), pb.line.message))
+    });
+
+    let mut entries = Vec::new();
+    let mut current: Option<Entry<'a>> = None;
+    for i in order {
+        let p = &parsed[i];
+        let qid = queue_id_of(p);
+        let continues = match (&current, qid) {
+            (Some(e), Some(q)) => e.host == p.line.host && e.queue_id == Some(q) && !closed(e, parsed),
+            _ => false,
+        };
+        if !continues {
+            if let Some(e) = current.take() {
+                entries.push(e);
+            }
+            current = Some(Entry {
+                host: p.line.host,
+                queue_id: qid,
+                start: p.line.at,
+                ..Entry::default()
+            });
+        }
+        let e = current.as_mut().expect("entry just ensured");
+        apply(e, i, p);
+        if qid.is_none() {
+            entries.push(current.take().expect("standalone entry"));
+        }
+    }
+    entries.extend(current);
+    entries
+}
+
+fn queue_id_of<'a>(p: &Parsed<'a>) -> Option<&'a str> {
+    p.event.queue_id.or(p.line.queue_id)
+}
+
+fn has_address(e: &Event) -> bool {
+    e.fields.recipient.is_some() || e.fields.sender.is_some() || e.fields.client_ip.is_some()
+}
+
+/// An entry is closed once its `removed` line was seen: the next line with the
+/// same queue ID belongs to a new message (queue-ID reuse).
+fn closed(e: &Entry, parsed: &[Parsed]) -> bool {
+    e.lines.last().is_some_and(|&i| parsed[i].event.kind == Kind::Removed)
+}
+
+fn eq_addr(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
+fn apply<'a>(e: &mut Entry<'a>, i: usize, p: &Parsed<'a>) {
+    let f = &p.event.fields;
+    e.lines.push(i);
+    e.end = e.end.max(p.line.at);
+    e.start = e.start.min(p.line.at);
+    e.client_ip = e.client_ip.or(f.client_ip);
+    e.client_name = e.client_name.or(f.client_name);
+    e.sasl_username = e.sasl_username.or(f.sasl_username);
+    e.message_id = e.message_id.or(f.message_id);
+    match p.event.kind {
+        Kind::Queued | Kind::Pickup => {
+            e.sender = e.sender.or(f.sender);
+            e.size = e.size.or(f.size);
+        }
+        Kind::Expired => {
+            e.sender = e.sender.or(f.sender);
+            e.expired = true;
+        }
+        Kind::Delivery => {
+            let status = f.status.and_then(Status::from_postfix).unwrap_or(Status::Deferred);
+            if let Some(addr) = f.recipient {
+                upsert(e, addr, f.orig_recipient, status, p, f.next_queue_id);
+            }
+        }
+        Kind::Reject => {
+            let Some(status) = f.action.and_then(Status::from_action) else { return };
+            e.sender = e.sender.or(f.sender);
+            let per_recipient = f.stage == Some("RCPT") && e.queue_id.is_some();
+            if let Some(addr) = f.recipient {
+                upsert(e, addr, None, status, p, None);
+            }
+            if !per_recipient {
+                e.verdict = Some(Verdict { status, dsn: f.dsn, response: f.response });
+            }
+        }
+        Kind::Postsuper => match f.action {
+            Some("hold") | Some("placed on hold") => {
+                e.verdict = Some(Verdict { status: Status::Held, dsn: None, response: Some("placed on hold") })
+            }
+            Some("release") | Some("released from hold") => e.verdict = None,
+            _ => {}
+        },
+        Kind::Notification => {
+            if let Some(n) = f.next_queue_id {
+                e.notifications.push((n, p.line.at));
+            }
+        }
+        Kind::Amavis => {
+            if let Some(n) = f.next_queue_id {
+                e.next = Some((n, p.line.at));
+            }
+        }
+        Kind::Exchange => apply_exchange(e, p),
+        _ => {}
+    }
+}
+
+fn upsert<'a>(e: &mut Entry<'a>, addr: &'a str, orig: Option<&'a str>, status: Status, p: &Parsed<'a>, next: Option<&'a str>) {
+    let f = &p.event.fields;
+    let r = Rcpt {
+        addr,
+        orig,
+        status,
+        at: p.line.at,
+        dsn: f.dsn,
+        relay: f.relay,
+        delay: f.delay,
+        response: f.response,
+        next: if status == Status::Sent { next } else { None },
+    };
+    // Lines arrive here in time order, so the latest attempt wins: a deferral
+    // followed by a delivery reads as sent.
+    match e.rcpts.iter_mut().find(|x| eq_addr(x.addr, addr) && x.orig.map(str::to_ascii_lowercase) == orig.map(str::to_ascii_lowercase)) {
+        Some(x) => *x = Rcpt { orig: orig.or(x.orig), ..r },
+        None => e.rcpts.push(r),
+    }
+}
+
+/// Exchange message tracking: one row per event of one internal message id.
+fn apply_exchange<'a>(e: &mut Entry<'a>, p: &Parsed<'a>) {
+    let f = &p.event.fields;
+    let status = match f.action.unwrap_or("") {
+        "RECEIVE" | "SUBMIT" => {
+            e.sender = e.sender.or(f.sender);
+            e.size = e.size.or(f.size);
+            return;
+        }
+        "DELIVER" | "SEND" | "SENDEXTERNAL" => Status::Sent,
+        "FAIL" | "BADMAIL" | "POISONMESSAGE" => Status::Bounced,
+        "DEFER" => Status::Deferred,
+        "DROP" => Status::Discarded,
+        _ => return,
+    };
+    e.sender = e.sender.or(f.sender);
+    if let Some(list) = f.recipient {
+        for addr in list.split(';').map(str::trim).filter(|a| !a.is_empty()) {
+            upsert(e, addr, None, status, p, None);
+        }
+    }
+}
+
+/// Index of entries by queue ID, for following hops.
+pub(crate) fn by_queue_id<'a>(entries: &[Entry<'a>]) -> HashMap<&'a str, Vec<usize>> {
+    let mut m: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        if let Some(q) = e.queue_id {
+            m.entry(q).or_default().push(i);
+        }
+    }
+    m
+}
