@@ -1,1 +1,28 @@
-//! omelse
+//! omelse: rsyslog output module that streams mail-log lines into PostgreSQL
+//! (pg_else's `maillog.inbox`) with `COPY ... FROM STDIN`, one COPY per batch.
+//!
+//! Threading model (compare rsyslog's ompgsql):
+//! * rsyslog creates one *action* object per `action(type="omelse")`
+//!   ([`worker::Shared`]: parsed config, stats counters, "DB is down" flag).
+//!   It is shared by all worker threads of that action, so everything mutable
+//!   in it is atomic.
+//! * rsyslog creates one *worker* object per (action x worker thread)
+//!   ([`worker::Worker`]). Each owns its own libpq connection and buffer and is
+//!   only ever used by its own thread, except for the SIGHUP flag, which the
+//!   main thread sets and the worker reads (an atomic outside the worker state).
+//! * `queue.workerThreads=N` therefore means up to N parallel connections.
+//! * No thread of our own is started; all I/O happens on rsyslog's workers,
+//!   never on the main thread (startup, HUP and shutdown stay non-blocking).
+//! * Every database operation is non-blocking with a poll deadline, so a hung
+//!   server never holds a worker (or rsyslogd's shutdown) for long.
+//!
+//! Layout: `ffi/` is the only place with `unsafe` (rsyslog ABI, libpq,
+//! statsobj); `config`, `encode`, `db`, `worker`, `stats` are safe code.
+
+pub mod config;
+pub mod db;
+pub mod encode;
+pub mod error;
+pub mod ffi;
+pub mod stats;
+pub mod worker;

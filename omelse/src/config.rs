@@ -1,0 +1,171 @@
+//! Action parameters: validation and what the database layer needs from them.
+use crate::error::ConfigError;
+use std::ffi::CString;
+
+/// Name of the template omelse defines itself when `template` is not given
+/// (leading space: no user template can collide with it).
+pub const DEFAULT_TEMPLATE_NAME: &str = " OmElseFmt";
+/// Its text, in rsyslog's legacy template syntax (quoted). Layout contract:
+/// `AT SP HOST SP TAG SP MSG` - see `encode`. A user template must keep it.
+pub const DEFAULT_TEMPLATE_LINE: &str = "\"%timereported:::date-rfc3339% %hostname% %syslogtag% %msg%\"";
+
+pub const DEFAULT_TABLE: &str = "maillog.inbox";
+pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
+
+/// Parameter values as rsyslog handed them over (`None` = not set).
+#[derive(Debug, Default, Clone)]
+pub struct RawParams {
+    pub conninfo: Option<String>,
+    pub template: Option<String>,
+    pub table: Option<String>,
+    pub statement_timeout: Option<i64>,
+    pub connect_timeout: Option<i64>,
+}
+
+/// A validated action configuration. `Debug` is hand-written: the conninfo
+/// may hold a password and must never reach a log.
+#[derive(Clone)]
+pub struct ActionConfig {
+    conninfo: String,
+    pub template: Option<String>,
+    pub table: String,
+    pub statement_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+}
+
+impl std::fmt::Debug for ActionConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionConfig")
+            .field("conninfo", &"<hidden>")
+            .field("template", &self.template)
+            .field("table", &self.table)
+            .field("statement_timeout_ms", &self.statement_timeout_ms)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .finish()
+    }
+}
+
+impl ActionConfig {
+    /// Validate; `conninfo_ok` checks the libpq syntax (injected so this
+    /// stays testable without libpq).
+    pub fn from_raw(raw: RawParams, conninfo_ok: impl Fn(&str) -> bool) -> Result<Self, ConfigError> {
+        let conninfo = raw.conninfo.ok_or(ConfigError::Missing("conninfo"))?;
+        if conninfo.contains('\0') || !conninfo_ok(&conninfo) {
+            // libpq's own message may quote parts of the string (a password).
+            return Err(invalid("conninfo", "not a valid libpq connection string (details withheld: it may contain a password)"));
+        }
+        let table = raw.table.unwrap_or_else(|| DEFAULT_TABLE.to_owned());
+        check_table(&table)?;
+        if let Some(t) = &raw.template {
+            if t.is_empty() {
+                return Err(invalid("template", "empty template name"));
+            }
+        }
+        Ok(ActionConfig {
+            conninfo,
+            template: raw.template,
+            table,
+            statement_timeout_ms: millis("statementtimeout", raw.statement_timeout, DEFAULT_STATEMENT_TIMEOUT_MS)?,
+            connect_timeout_ms: millis("connecttimeout", raw.connect_timeout, DEFAULT_CONNECT_TIMEOUT_MS)?,
+        })
+    }
+
+    /// The rsyslog template the action requests.
+    pub fn template_name(&self) -> &str {
+        self.template.as_deref().unwrap_or(DEFAULT_TEMPLATE_NAME)
+    }
+
+    /// `COPY <table> (at, host, tag, msg) FROM STDIN` (text format).
+    pub fn copy_sql(&self) -> CString {
+        CString::new(format!("COPY {} (at, host, tag, msg) FROM STDIN", self.table)).expect("validated table name")
+    }
+
+    /// Session setup, run once per connection (server-side timeout).
+    pub fn setup_sql(&self) -> CString {
+        CString::new(format!("SET statement_timeout = {}", self.statement_timeout_ms)).expect("no NUL")
+    }
+
+    /// libpq keyword/value pairs for `PQconnectStartParams(expand_dbname=1)`.
+    /// Later pairs win: our defaults come before the user's conninfo (which
+    /// may override them), the encoding after it (the encoder emits UTF-8).
+    pub fn conn_params(&self) -> Vec<(CString, CString)> {
+        let secs = self.connect_timeout_ms.div_ceil(1000).max(2).to_string();
+        [
+            ("application_name", "omelse"),
+            ("connect_timeout", secs.as_str()),
+            ("dbname", self.conninfo.as_str()),
+            ("client_encoding", "UTF8"),
+        ]
+        .iter()
+        .map(|(k, v)| (CString::new(*k).expect("static"), CString::new(*v).expect("checked for NUL")))
+        .collect()
+    }
+}
+
+fn invalid(param: &'static str, reason: &str) -> ConfigError {
+    ConfigError::Invalid { param, reason: reason.to_owned() }
+}
+
+fn millis(param: &'static str, v: Option<i64>, default: u64) -> Result<u64, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(n) if (0..=86_400_000).contains(&n) => Ok(n as u64),
+        Some(_) => Err(invalid(param, "must be between 0 and 86400000 (milliseconds)")),
+    }
+}
+
+/// `name` or `schema.name`, plain SQL identifiers (it is pasted into SQL).
+fn check_table(t: &str) -> Result<(), ConfigError> {
+    let ident = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    let parts: Vec<&str> = t.split('.').collect();
+    if parts.len() <= 2 && parts.iter().all(|p| ident(p)) {
+        Ok(())
+    } else {
+        Err(invalid("table", "expected name or schema.name (letters, digits, underscore)"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw() -> RawParams {
+        RawParams { conninfo: Some("host=h password=secret".into()), ..Default::default() }
+    }
+
+    #[test]
+    fn defaults() {
+        let c = ActionConfig::from_raw(raw(), |_| true).unwrap();
+        assert_eq!(c.table, "maillog.inbox");
+        assert_eq!(c.template_name(), DEFAULT_TEMPLATE_NAME);
+        assert_eq!(c.copy_sql().to_str().unwrap(), "COPY maillog.inbox (at, host, tag, msg) FROM STDIN");
+        assert_eq!(c.setup_sql().to_str().unwrap(), "SET statement_timeout = 30000");
+        let p = c.conn_params();
+        assert_eq!(p[2].1.to_str().unwrap(), "host=h password=secret");
+        assert_eq!(p[1].1.to_str().unwrap(), "5");
+    }
+
+    #[test]
+    fn debug_hides_conninfo() {
+        let c = ActionConfig::from_raw(raw(), |_| true).unwrap();
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn rejects_bad_values_naming_the_parameter() {
+        let e = ActionConfig::from_raw(raw(), |_| false).unwrap_err();
+        assert!(e.to_string().contains("'conninfo'") && !e.to_string().contains("secret"));
+        let e = ActionConfig::from_raw(RawParams { table: Some("x; drop".into()), ..raw() }, |_| true).unwrap_err();
+        assert!(e.to_string().contains("'table'"));
+        let e = ActionConfig::from_raw(RawParams { statement_timeout: Some(-1), ..raw() }, |_| true).unwrap_err();
+        assert!(e.to_string().contains("'statementtimeout'"));
+        assert_eq!(ActionConfig::from_raw(RawParams::default(), |_| true).unwrap_err(), ConfigError::Missing("conninfo"));
+        assert!(ActionConfig::from_raw(RawParams { table: Some("inbox_2".into()), ..raw() }, |_| true).is_ok());
+    }
+}

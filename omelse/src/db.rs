@@ -1,0 +1,140 @@
+//! One PostgreSQL session: non-blocking connect and COPY with deadlines.
+//! Every wait goes through `poll` with a deadline, so nothing here can block
+//! a worker thread longer than the configured timeouts.
+use crate::error::DbError;
+use crate::ffi::libpq::{self, Conn, Poll, Ready, PGRES_COMMAND_OK, PGRES_COPY_IN, PGRES_TUPLES_OK};
+use std::ffi::{CStr, CString};
+use std::time::Instant;
+
+/// COPY data is handed to libpq in pieces of this size (bounded memory in
+/// libpq's output buffer, no per-line calls).
+const CHUNK: usize = 256 * 1024;
+
+pub struct Session {
+    conn: Conn,
+}
+
+/// Connect, then run `setup` (which doubles as the liveness check).
+pub fn connect(params: &[(CString, CString)], setup: &CStr, deadline: Instant) -> Result<Session, DbError> {
+    let mut conn = Conn::start(params).ok_or_else(|| DbError::Connect("out of memory".into()))?;
+    if conn.is_bad() {
+        return Err(DbError::Connect(conn.error_message()));
+    }
+    // libpq: behave as if PQconnectPoll had asked for "writable" first.
+    let mut state = Poll::Writing;
+    loop {
+        match state {
+            Poll::Ok => break,
+            Poll::Failed => return Err(DbError::Connect(conn.error_message())),
+            Poll::Reading | Poll::Writing => {
+                match libpq::wait_socket(conn.socket(), state == Poll::Reading, state == Poll::Writing, deadline) {
+                    Ready::TimedOut => return Err(DbError::Timeout("connecting")),
+                    Ready::Interrupted => return Err(DbError::Interrupted),
+                    _ => {}
+                }
+                state = conn.connect_poll();
+            }
+        }
+    }
+    if !conn.set_nonblocking() {
+        return Err(DbError::Connect(conn.error_message()));
+    }
+    let mut s = Session { conn };
+    s.exec(setup, deadline)?;
+    Ok(s)
+}
+
+impl Session {
+    /// Run a command and check that it succeeded.
+    pub fn exec(&mut self, sql: &CStr, deadline: Instant) -> Result<(), DbError> {
+        if !self.conn.send_query(sql) {
+            return Err(self.lost());
+        }
+        self.flush(deadline)?;
+        self.finish(deadline, &[PGRES_COMMAND_OK, PGRES_TUPLES_OK])
+    }
+
+    /// One COPY statement = one implicit transaction: all rows or none.
+    pub fn copy(&mut self, sql: &CStr, data: &[u8], deadline: Instant) -> Result<(), DbError> {
+        if !self.conn.send_query(sql) {
+            return Err(self.lost());
+        }
+        self.flush(deadline)?;
+        let first = self.result(deadline)?.ok_or_else(|| self.lost())?;
+        if first.status() != PGRES_COPY_IN {
+            let err = DbError::Server { sqlstate: first.sqlstate(), message: first.message() };
+            drop(first);
+            self.finish(deadline, &[])?;
+            return Err(err);
+        }
+        for chunk in data.chunks(CHUNK) {
+            self.retry_put(deadline, |c| c.put_copy_data(chunk))?;
+        }
+        self.retry_put(deadline, |c| c.put_copy_end())?;
+        self.flush(deadline)?;
+        self.finish(deadline, &[PGRES_COMMAND_OK])
+    }
+
+    /// Call a put function until libpq has queued the data (0 = full buffer).
+    fn retry_put(&mut self, deadline: Instant, mut put: impl FnMut(&mut Conn) -> i32) -> Result<(), DbError> {
+        loop {
+            match put(&mut self.conn) {
+                1 => return Ok(()),
+                0 => self.flush(deadline)?,
+                _ => return Err(self.lost()),
+            }
+        }
+    }
+
+    /// Send everything libpq has buffered (PQflush protocol).
+    fn flush(&mut self, deadline: Instant) -> Result<(), DbError> {
+        loop {
+            match self.conn.flush() {
+                0 => return Ok(()),
+                1 => match self.wait(true, true, deadline, "sending")? {
+                    Ready::Readable if !self.conn.consume_input() => return Err(self.lost()),
+                    _ => {}
+                },
+                _ => return Err(self.lost()),
+            }
+        }
+    }
+
+    /// Next result, waiting without blocking past `deadline`.
+    fn result(&mut self, deadline: Instant) -> Result<Option<libpq::PgResult>, DbError> {
+        while self.conn.is_busy() {
+            self.wait(true, false, deadline, "waiting for the server")?;
+            if !self.conn.consume_input() {
+                return Err(self.lost());
+            }
+        }
+        Ok(self.conn.get_result())
+    }
+
+    /// Drain all results; the first one whose status is not in `ok` is the error.
+    fn finish(&mut self, deadline: Instant, ok: &[i32]) -> Result<(), DbError> {
+        let mut err = None;
+        while let Some(r) = self.result(deadline)? {
+            if err.is_none() && !ok.contains(&r.status()) {
+                err = Some(DbError::Server { sqlstate: r.sqlstate(), message: r.message() });
+            }
+        }
+        if self.conn.is_bad() {
+            return Err(self.lost());
+        }
+        err.map_or(Ok(()), Err)
+    }
+
+    fn wait(&mut self, read: bool, write: bool, deadline: Instant, what: &'static str) -> Result<Ready, DbError> {
+        match libpq::wait_socket(self.conn.socket(), read, write, deadline) {
+            Ready::TimedOut => Err(DbError::Timeout(what)),
+            Ready::Interrupted => Err(DbError::Interrupted),
+            Ready::Error => Err(self.lost()),
+            r => Ok(r),
+        }
+    }
+
+    fn lost(&self) -> DbError {
+        DbError::Lost(self.conn.error_message())
+    }
+}

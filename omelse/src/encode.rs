@@ -1,0 +1,147 @@
+//! COPY text-format row encoding (pure; no allocation per line).
+//!
+//! Input: one rendered template line, `AT SP HOST SP TAG SP MSG`: the first
+//! three spaces separate the fields (none can occur inside rsyslog's
+//! timereported/hostname/syslogtag), everything after the third space is the
+//! message, byte for byte (it usually starts with a space; pg_else strips it).
+//! A line with fewer than three spaces is stored whole as `msg` with the
+//! other columns NULL; an empty `at` becomes NULL.
+//!
+//! Output: one row `at \t host \t tag \t msg \n` for
+//! `COPY t (at, host, tag, msg) FROM STDIN` (text format).
+//! * backslash, tab, LF, CR are escaped the COPY way (`\\`, `\t`, `\n`, `\r`)
+//!   so the stored text is byte-identical to the input;
+//! * a NUL byte and every byte of invalid UTF-8 (which PostgreSQL cannot
+//!   store in `text`) is stored as the 4-character text `\xNN` (lower-case
+//!   hex) - on the wire that is `\\xNN` because the backslash itself is
+//!   escaped.
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Append the row for `line` to `out`.
+pub fn push_row(out: &mut Vec<u8>, line: &[u8]) {
+    let mut fields: [&[u8]; 3] = [&[]; 3];
+    let mut rest = line;
+    for f in fields.iter_mut() {
+        match rest.iter().position(|&b| b == b' ') {
+            Some(i) => {
+                *f = &rest[..i];
+                rest = &rest[i + 1..];
+            }
+            None => {
+                // Not our layout: keep the whole line as the message.
+                out.extend_from_slice(b"\\N\t\\N\t\\N\t");
+                push_field(out, line);
+                out.push(b'\n');
+                return;
+            }
+        }
+    }
+    if fields[0].is_empty() {
+        out.extend_from_slice(b"\\N");
+    } else {
+        push_field(out, fields[0]);
+    }
+    for f in &fields[1..] {
+        out.push(b'\t');
+        push_field(out, f);
+    }
+    out.push(b'\t');
+    push_field(out, rest);
+    out.push(b'\n');
+}
+
+/// Append one escaped column value.
+pub fn push_field(out: &mut Vec<u8>, bytes: &[u8]) {
+    for chunk in bytes.utf8_chunks() {
+        push_valid(out, chunk.valid().as_bytes());
+        for &b in chunk.invalid() {
+            push_hex(out, b);
+        }
+    }
+}
+
+/// Valid UTF-8: copy runs of plain bytes at once, escape the few specials.
+fn push_valid(out: &mut Vec<u8>, s: &[u8]) {
+    let mut start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'\\' => b"\\\\",
+            b'\t' => b"\\t",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            0 => b"\\\\x00",
+            _ => continue,
+        };
+        out.extend_from_slice(&s[start..i]);
+        out.extend_from_slice(esc);
+        start = i + 1;
+    }
+    out.extend_from_slice(&s[start..]);
+}
+
+fn push_hex(out: &mut Vec<u8>, b: u8) {
+    out.extend_from_slice(&[b'\\', b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(line: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        push_row(&mut v, line);
+        v
+    }
+
+    fn field(b: &[u8]) -> Vec<u8> {
+        let mut v = Vec::new();
+        push_field(&mut v, b);
+        v
+    }
+
+    #[test]
+    fn splits_four_fields_msg_keeps_spaces() {
+        assert_eq!(
+            row(b"2026-01-02T03:04:05.123+00:00 mx1 postfix/smtpd[12]:  hello  world "),
+            b"2026-01-02T03:04:05.123+00:00\tmx1\tpostfix/smtpd[12]:\t hello  world \n".to_vec()
+        );
+    }
+
+    #[test]
+    fn empty_fields() {
+        assert_eq!(row(b"   "), b"\\N\t\t\t\n".to_vec());
+        assert_eq!(row(b"t h  m"), b"t\th\t\tm\n".to_vec());
+    }
+
+    #[test]
+    fn foreign_layout_goes_to_msg() {
+        assert_eq!(row(b"just a\tline"), b"\\N\t\\N\t\\N\tjust a\\tline\n".to_vec());
+    }
+
+    #[test]
+    fn copy_specials_are_escaped() {
+        assert_eq!(field(b"a\\b\tc\nd\re"), b"a\\\\b\\tc\\nd\\re".to_vec());
+        // The end-of-data marker cannot appear: its backslash is doubled.
+        assert_eq!(field(b"\\."), b"\\\\.".to_vec());
+        assert_eq!(field(b"'; DROP TABLE x; --\""), b"'; DROP TABLE x; --\"".to_vec());
+    }
+
+    #[test]
+    fn nul_and_invalid_utf8_become_hex_text() {
+        assert_eq!(field(b"a\0b"), b"a\\\\x00b".to_vec());
+        assert_eq!(field(b"\xff\xfe"), b"\\\\xff\\\\xfe".to_vec());
+        // Truncated 3-byte sequence: each of its bytes is escaped.
+        assert_eq!(field(b"x\xe2\x82y"), b"x\\\\xe2\\\\x82y".to_vec());
+        // Valid multibyte text passes unchanged.
+        assert_eq!(field("grüße €".as_bytes()), "grüße €".as_bytes().to_vec());
+        // Other control bytes are legal in COPY text and kept raw.
+        assert_eq!(field(b"\x01\x1b\x7f"), b"\x01\x1b\x7f".to_vec());
+    }
+
+    #[test]
+    fn long_line() {
+        let line = vec![b'a'; 65536];
+        assert_eq!(field(&line).len(), 65536);
+    }
+}

@@ -1,0 +1,215 @@
+//! Per-worker-thread transaction logic: one connection, one COPY per batch,
+//! suspension with back-off when the database is unreachable.
+use crate::config::ActionConfig;
+use crate::db::{self, Session};
+use crate::encode;
+use crate::error::DbError;
+use crate::stats::Stats;
+use std::ffi::CString;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What rsyslog is told (mapped to return codes in `ffi`).
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum Outcome {
+    Ok,
+    /// Database unavailable: rsyslog keeps the batch and calls `try_resume`.
+    Suspended,
+    /// The data was refused: rsyslog retries message by message and sends
+    /// the failing ones to `action.errorFile`.
+    DataFail,
+}
+
+/// Where log lines go (rsyslog's LogError in production).
+pub type Logger = fn(&str);
+
+const BACKOFF_MIN: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// Client-side slack beyond the server's statement_timeout.
+const CLIENT_SLACK: Duration = Duration::from_secs(5);
+/// Unbounded server timeout (0) still gets a client-side bound.
+const NO_TIMEOUT_GUARD: Duration = Duration::from_secs(300);
+/// At most one data-failure log line per action in this interval.
+const DATAFAIL_LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// State shared by all workers of one action.
+pub struct Shared {
+    pub config: ActionConfig,
+    pub stats: Stats,
+    copy_sql: CString,
+    setup_sql: CString,
+    conn_params: Vec<(CString, CString)>,
+    /// Set by the first worker that sees the database go away, cleared by the
+    /// first that reconnects: one log line per transition, not per worker.
+    db_down: AtomicBool,
+    last_datafail_log: Mutex<Option<Instant>>,
+    log: Logger,
+    /// Generation counter bumped by SIGHUP; workers reconnect when it moves.
+    hup_gen: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(config: ActionConfig, log: Logger) -> Shared {
+        Shared {
+            copy_sql: config.copy_sql(),
+            setup_sql: config.setup_sql(),
+            conn_params: config.conn_params(),
+            config,
+            stats: Stats::default(),
+            db_down: AtomicBool::new(false),
+            last_datafail_log: Mutex::new(None),
+            log,
+            hup_gen: AtomicU64::new(0),
+        }
+    }
+
+    /// SIGHUP (main thread): ask every worker to reconnect before its next batch.
+    pub fn hup(&self) {
+        self.hup_gen.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn statement_deadline(&self) -> Instant {
+        let t = match self.config.statement_timeout_ms {
+            0 => NO_TIMEOUT_GUARD,
+            ms => Duration::from_millis(ms) + CLIENT_SLACK,
+        };
+        Instant::now() + t
+    }
+}
+
+/// State of one worker thread.
+pub struct Worker {
+    shared: Arc<Shared>,
+    session: Option<Session>,
+    /// Known down: fail fast without network until `try_resume` succeeds.
+    down: bool,
+    next_attempt: Instant,
+    backoff: Duration,
+    hup_seen: u64,
+    buf: Vec<u8>,
+}
+
+impl Worker {
+    pub fn new(shared: Arc<Shared>) -> Worker {
+        Worker {
+            hup_seen: shared.hup_gen.load(Ordering::Relaxed),
+            shared,
+            session: None,
+            down: false,
+            next_attempt: Instant::now(),
+            backoff: BACKOFF_MIN,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Write one rsyslog batch as one COPY.
+    pub fn commit<'l>(&mut self, lines: impl Iterator<Item = &'l [u8]>) -> Outcome {
+        if self.down {
+            // Also covers rsyslog's shutdown loop, which calls commit
+            // thousands of times per second during an outage.
+            return Outcome::Suspended;
+        }
+        let gen = self.shared.hup_gen.load(Ordering::Relaxed);
+        if gen != self.hup_seen {
+            self.hup_seen = gen;
+            self.session = None;
+        }
+        self.buf.clear();
+        let mut n = 0u64;
+        for line in lines {
+            encode::push_row(&mut self.buf, line);
+            n += 1;
+        }
+        if self.session.is_none() {
+            if let Err(e) = self.connect() {
+                return self.went_down(e);
+            }
+        }
+        let res = {
+            let s = &*self.shared;
+            let session = self.session.as_mut().expect("connected above");
+            session.copy(&s.copy_sql, &self.buf, s.statement_deadline())
+        };
+        let stats = &self.shared.stats;
+        let out = match res {
+            Ok(()) => {
+                Stats::add(&stats.lines, n);
+                Stats::add(&stats.batches, 1);
+                Stats::add(&stats.bytes, self.buf.len() as u64);
+                Outcome::Ok
+            }
+            Err(e) if e.is_data() => {
+                Stats::add(&stats.failures, 1);
+                self.log_datafail(n, &e);
+                Outcome::DataFail
+            }
+            Err(e) => self.went_down(e),
+        };
+        // Keep the reusable buffer, but do not hold on to a huge one forever.
+        if self.buf.capacity() > 16 << 20 {
+            self.buf = Vec::new();
+        }
+        out
+    }
+
+    /// rsyslog asks whether the action is usable again.
+    pub fn try_resume(&mut self) -> Outcome {
+        if !self.down && self.session.is_some() {
+            return Outcome::Ok;
+        }
+        if Instant::now() < self.next_attempt {
+            return Outcome::Suspended;
+        }
+        match self.connect() {
+            Ok(()) => {
+                if self.down {
+                    Stats::add(&self.shared.stats.reconnects, 1);
+                }
+                self.down = false;
+                self.backoff = BACKOFF_MIN;
+                if self.shared.db_down.swap(false, Ordering::AcqRel) {
+                    (self.shared.log)("omelse: PostgreSQL is reachable again, resuming delivery");
+                }
+                Outcome::Ok
+            }
+            Err(_) => {
+                self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+                self.next_attempt = Instant::now() + self.backoff;
+                Outcome::Suspended
+            }
+        }
+    }
+
+    fn connect(&mut self) -> Result<(), DbError> {
+        self.session = None;
+        let s = &*self.shared;
+        let deadline = Instant::now() + Duration::from_millis(s.config.connect_timeout_ms);
+        self.session = Some(db::connect(&s.conn_params, &s.setup_sql, deadline)?);
+        Ok(())
+    }
+
+    fn went_down(&mut self, e: DbError) -> Outcome {
+        self.session = None;
+        self.down = true;
+        self.next_attempt = Instant::now() + self.backoff;
+        Stats::add(&self.shared.stats.suspensions, 1);
+        if !self.shared.db_down.swap(true, Ordering::AcqRel) {
+            (self.shared.log)(&format!(
+                "omelse: PostgreSQL unavailable ({e}); suspending, lines stay queued until it is back"
+            ));
+        }
+        Outcome::Suspended
+    }
+
+    fn log_datafail(&self, n: u64, e: &DbError) {
+        let mut last = self.shared.last_datafail_log.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_none_or(|t| t.elapsed() >= DATAFAIL_LOG_EVERY) {
+            *last = Some(Instant::now());
+            (self.shared.log)(&format!(
+                "omelse: PostgreSQL refused a batch of {n} line(s) ({e}); rsyslog retries them one by one, \
+                 refused lines go to action.errorFile"
+            ));
+        }
+    }
+}
