@@ -1,5 +1,9 @@
 //! Syslog framing: RFC 3164, RFC 3339 (rsyslog file format), RFC 5424, and the
-//! split fields omelse sends. STUB: the parser issue replaces this body.
+//! split fields omelse sends.
+//!
+//! All scanning is done on bytes and every slice of the line is cut at the
+//! position of an ASCII byte (or the end), so it is always on a char boundary:
+//! no input can make this module panic.
 
 /// Microseconds since 1970-01-01 00:00:00.
 pub type Micros = i64;
@@ -33,13 +37,387 @@ pub struct Header<'a> {
     pub message: &'a str,
 }
 
+const MICROS_PER_SEC: i64 = 1_000_000;
+const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SEC;
+/// How far in the future of the reference a year-less line may be before it is
+/// taken to belong to the previous year (clock skew, logs of hosts slightly ahead).
+const FUTURE_WINDOW: i64 = 31 * MICROS_PER_DAY;
+
 /// Split a syslog header off `line`. Never fails: without a recognisable header all
 /// fields are `None` and `message` is the whole line.
-pub fn parse_header<'a>(line: &'a str, _ctx: &Context) -> Header<'a> {
-    Header { time: None, host: None, program: None, pid: None, message: line }
+///
+/// ```
+/// use maillog_core::parse::{parse_header, Context, Time};
+/// // reference: 2026-12-01 00:00 local
+/// let ctx = Context { reference_local: 1_796_083_200_000_000 };
+/// let h = parse_header("Nov 28 10:00:01 mx1 postfix/smtpd[123]: connect from a[192.0.2.1]", &ctx);
+/// assert_eq!(h.host, Some("mx1"));
+/// assert_eq!(h.program, Some("postfix/smtpd"));
+/// assert_eq!(h.pid, Some(123));
+/// assert_eq!(h.message, "connect from a[192.0.2.1]");
+/// assert!(matches!(h.time, Some(Time::Local(_))));
+///
+/// let h = parse_header("2026-11-28T10:00:01.5+01:00 mx1 amavis[7]: (07-01) Passed", &ctx);
+/// assert_eq!(h.time, Some(Time::Utc(1_795_856_401_500_000)));
+///
+/// let h = parse_header("<22>1 2021-01-28T10:00:01+00:00 host APP 42 - [x@1 a=\"]\"] MSG", &ctx);
+/// assert_eq!((h.program, h.pid, h.message), (Some("APP"), Some(42), "MSG"));
+///
+/// let h = parse_header("no header here", &ctx);
+/// assert_eq!((h.time, h.message), (None, "no header here"));
+/// ```
+pub fn parse_header<'a>(line: &'a str, ctx: &Context) -> Header<'a> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    let none = Header {
+        time: None,
+        host: None,
+        program: None,
+        pid: None,
+        message: line,
+    };
+    let b = line.as_bytes();
+    let mut p = 0;
+    if b.first() == Some(&b'<') {
+        // <PRI>: 1-3 digits
+        let mut i = 1;
+        while i < b.len() && i <= 4 && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        if i > 1 && i < b.len() && b[i] == b'>' {
+            p = i + 1;
+            if b.get(p) == Some(&b'1') && b.get(p + 1) == Some(&b' ') {
+                return rfc5424(line, p + 2).unwrap_or(none);
+            }
+        } else {
+            return none;
+        }
+    }
+    let rest = &b[p..];
+    let parsed = if rest.first().is_some_and(|c| c.is_ascii_digit()) {
+        rfc3339(rest).and_then(|(t, n)| (rest.get(n) == Some(&b' ')).then_some((t, p + n + 1)))
+    } else {
+        rfc3164(rest, ctx).map(|(t, n)| (t, p + n))
+    };
+    match parsed {
+        Some((time, at)) => host_and_tag(line, at, Some(time)),
+        None => none,
+    }
+}
+
+/// After the timestamp: `host tag[pid]: message`. A missing host is recognised by
+/// the first token ending in `:` or `]:` (some relays strip it).
+fn host_and_tag(line: &str, at: usize, time: Option<Time>) -> Header<'_> {
+    let b = line.as_bytes();
+    let host_end = find_byte(b, at, b' ').unwrap_or(b.len());
+    let host = &line[at..host_end];
+    if host.ends_with(':') {
+        let (program, pid, message) = tag(line, at);
+        return Header {
+            time,
+            host: None,
+            program,
+            pid,
+            message,
+        };
+    }
+    let host = if host.is_empty() { None } else { Some(host) };
+    let (program, pid, message) = tag(line, (host_end + 1).min(b.len()));
+    Header {
+        time,
+        host,
+        program,
+        pid,
+        message,
+    }
+}
+
+/// `prog[pid]: message` or `prog: message` at `at`; otherwise no program and the
+/// message is everything from `at`.
+fn tag(line: &str, at: usize) -> (Option<&str>, Option<i32>, &str) {
+    let b = line.as_bytes();
+    let mut i = at;
+    while i < b.len() && !matches!(b[i], b':' | b'[' | b' ') {
+        i += 1;
+    }
+    let program = &line[at..i];
+    if program.is_empty() || i >= b.len() || b[i] == b' ' {
+        return (None, None, &line[at..]);
+    }
+    let mut pid = None;
+    if b[i] == b'[' {
+        let Some(close) = find_byte(b, i, b']') else {
+            return (None, None, &line[at..]);
+        };
+        pid = line[i + 1..close].parse().ok();
+        i = close + 1;
+        if b.get(i) != Some(&b':') {
+            return (None, None, &line[at..]);
+        }
+    }
+    // b[i] == ':'
+    i += 1;
+    if b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    (Some(program), pid, &line[i..])
+}
+
+/// RFC 5424 after `<PRI>1 `: `TIMESTAMP HOST APP PROCID MSGID SD [MSG]`.
+fn rfc5424(line: &str, mut p: usize) -> Option<Header<'_>> {
+    let b = line.as_bytes();
+    let field = |p: &mut usize| -> Option<&str> {
+        let end = find_byte(b, *p, b' ')?;
+        let s = &line[*p..end];
+        *p = end + 1;
+        Some(s)
+    };
+    let ts = field(&mut p)?;
+    let host = field(&mut p)?;
+    let app = field(&mut p)?;
+    let procid = field(&mut p)?;
+    let _msgid = field(&mut p)?;
+    let time = if ts == "-" {
+        None
+    } else {
+        let (t, n) = rfc3339(ts.as_bytes())?;
+        if n != ts.len() {
+            return None;
+        }
+        Some(t)
+    };
+    // Structured data: `-` or one or more `[id param="value" ...]`; values may hold
+    // `\"`, `\]` and `\\` escapes.
+    if b.get(p) == Some(&b'-') {
+        p += 1;
+    } else {
+        while b.get(p) == Some(&b'[') {
+            p += 1;
+            let mut in_quote = false;
+            loop {
+                match b.get(p)? {
+                    b'\\' if in_quote => p += 1,
+                    b'"' => in_quote = !in_quote,
+                    b']' if !in_quote => break,
+                    _ => {}
+                }
+                p += 1;
+            }
+            p += 1;
+        }
+    }
+    if b.get(p) == Some(&b' ') {
+        p += 1;
+    }
+    let mut message = line.get(p..)?;
+    message = message.strip_prefix('\u{feff}').unwrap_or(message);
+    fn nil(s: &str) -> Option<&str> {
+        (s != "-").then_some(s)
+    }
+    Some(Header {
+        time,
+        host: nil(host),
+        program: nil(app),
+        pid: procid.parse().ok(),
+        message,
+    })
+}
+
+/// RFC 3339 timestamp at the start of `b`: returns the time and the bytes consumed.
+/// Without an offset the time is wall-clock ([`Time::Local`]).
+fn rfc3339(b: &[u8]) -> Option<(Time, usize)> {
+    let year = digits(b, 0, 4)?;
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b't'))
+    {
+        return None;
+    }
+    let month = digits(b, 5, 2)?;
+    let day = digits(b, 8, 2)?;
+    let (secs, mut p) = clock(b, 11)?;
+    let micros = fraction(b, &mut p);
+    let days = civil_days(year, month, day)?;
+    let local = days * MICROS_PER_DAY + secs * MICROS_PER_SEC + micros;
+    match b.get(p) {
+        Some(b'Z' | b'z') => Some((Time::Utc(local), p + 1)),
+        Some(&sign @ (b'+' | b'-')) => {
+            let h = digits(b, p + 1, 2)?;
+            if b.get(p + 3) != Some(&b':') {
+                return None;
+            }
+            let m = digits(b, p + 4, 2)?;
+            let off = (h * 60 + m) * 60 * MICROS_PER_SEC;
+            let utc = if sign == b'+' {
+                local - off
+            } else {
+                local + off
+            };
+            Some((Time::Utc(utc), p + 6))
+        }
+        _ => Some((Time::Local(local), p)),
+    }
+}
+
+/// A whole string that is an RFC 3339 timestamp.
+pub(crate) fn rfc3339_exact(s: &str) -> Option<Time> {
+    rfc3339(s.as_bytes()).and_then(|(t, n)| (n == s.len()).then_some(t))
+}
+
+/// RFC 3164 `Mmm dd hh:mm:ss ` (day space- or zero-padded, optional fraction) at
+/// the start of `b`; returns the time and the bytes consumed including the space.
+fn rfc3164(b: &[u8], ctx: &Context) -> Option<(Time, usize)> {
+    let month = month(b.get(..3)?)?;
+    if b.get(3) != Some(&b' ') {
+        return None;
+    }
+    let mut p = 4;
+    if b.get(p) == Some(&b' ') {
+        p += 1;
+    }
+    let day = if b.get(p + 1).is_some_and(u8::is_ascii_digit) {
+        p += 2;
+        digits(b, p - 2, 2)?
+    } else {
+        p += 1;
+        digits(b, p - 1, 1)?
+    };
+    if b.get(p) != Some(&b' ') {
+        return None;
+    }
+    let (secs, mut p) = clock(b, p + 1)?;
+    let micros = fraction(b, &mut p);
+    if b.get(p) != Some(&b' ') {
+        return None;
+    }
+    let t = infer_year(
+        month,
+        day,
+        secs * MICROS_PER_SEC + micros,
+        ctx.reference_local,
+    )?;
+    Some((Time::Local(t), p + 1))
+}
+
+/// The latest of next/this/previous year that puts the date no more than
+/// [`FUTURE_WINDOW`] after the reference (Feb 29 skips non-leap years).
+fn infer_year(month: i64, day: i64, tod: Micros, reference: Micros) -> Option<Micros> {
+    let (ref_year, _, _) = civil_from_days(reference.div_euclid(MICROS_PER_DAY));
+    (-1..=1)
+        .rev()
+        .filter_map(|dy| civil_days(ref_year + dy, month, day))
+        .map(|days| days * MICROS_PER_DAY + tod)
+        .find(|t| *t <= reference + FUTURE_WINDOW)
+        .or_else(|| {
+            (-4..-1)
+                .rev()
+                .find_map(|dy| civil_days(ref_year + dy, month, day))
+                .map(|d| d * MICROS_PER_DAY + tod)
+        })
+}
+
+fn month(m: &[u8]) -> Option<i64> {
+    const NAMES: [&[u8; 3]; 12] = [
+        b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov",
+        b"dec",
+    ];
+    let l = [
+        m[0].to_ascii_lowercase(),
+        m[1].to_ascii_lowercase(),
+        m[2].to_ascii_lowercase(),
+    ];
+    NAMES.iter().position(|n| **n == l).map(|i| i as i64 + 1)
+}
+
+/// `hh:mm:ss` at `p`: seconds of the day and the position after it.
+fn clock(b: &[u8], p: usize) -> Option<(i64, usize)> {
+    let h = digits(b, p, 2)?;
+    let m = digits(b, p + 3, 2)?;
+    let s = digits(b, p + 6, 2)?;
+    if b.get(p + 2) != Some(&b':') || b.get(p + 5) != Some(&b':') || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    Some((h * 3600 + m * 60 + s, p + 8))
+}
+
+/// Optional `.ffffff` at `*p` as microseconds (digits past the sixth are ignored).
+fn fraction(b: &[u8], p: &mut usize) -> i64 {
+    if b.get(*p) != Some(&b'.') {
+        return 0;
+    }
+    *p += 1;
+    let (mut v, mut n) = (0i64, 0);
+    while let Some(c) = b.get(*p).filter(|c| c.is_ascii_digit()) {
+        if n < 6 {
+            v = v * 10 + i64::from(c - b'0');
+            n += 1;
+        }
+        *p += 1;
+    }
+    while n < 6 {
+        v *= 10;
+        n += 1;
+    }
+    v
+}
+
+fn digits(b: &[u8], p: usize, n: usize) -> Option<i64> {
+    let s = b.get(p..p + n)?;
+    s.iter().try_fold(0i64, |v, c| {
+        c.is_ascii_digit().then(|| v * 10 + i64::from(c - b'0'))
+    })
+}
+
+fn find_byte(b: &[u8], from: usize, c: u8) -> Option<usize> {
+    memchr::memchr(c, b.get(from..)?).map(|i| i + from)
+}
+
+/// Days since 1970-01-01 of a valid proleptic Gregorian date (H. Hinnant's algorithm).
+pub(crate) fn civil_days(y: i64, m: i64, d: i64) -> Option<i64> {
+    let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let dim = [
+        31,
+        if leap { 29 } else { 28 },
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if !(1..=12).contains(&m) || d < 1 || d > dim[(m - 1) as usize] {
+        return None;
+    }
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// Inverse of [`civil_days`]: (year, month, day).
+pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// Split an rsyslog `syslogtag` (`postfix/smtpd[123]:`) into program and pid.
+///
+/// ```
+/// use maillog_core::parse::split_tag;
+/// assert_eq!(split_tag("postfix/smtpd[123]:"), ("postfix/smtpd", Some(123)));
+/// assert_eq!(split_tag("dovecot:"), ("dovecot", None));
+/// ```
 pub fn split_tag(tag: &str) -> (&str, Option<i32>) {
     let tag = tag.trim().trim_end_matches(':');
     match tag.find('[') {

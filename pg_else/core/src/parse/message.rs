@@ -1,8 +1,37 @@
-//! Dispatch of a message body to the parser of its program. STUB: the parser issue
-//! replaces this.
-use super::Event;
+//! Dispatch of a message body to the parser of its program.
+use super::{amavis, dovecot, exchange, postfix, Event};
 
 /// Parse the message body logged by `program` (`postfix/smtpd`, `amavis`, ...).
-pub fn parse_message<'a>(_program: &str, _message: &'a str) -> Event<'a> {
-    Event::other()
+///
+/// Postfix programs are recognised by their first path component starting with
+/// `postfix` (multi-instance `postfix-out/smtp`, per-service
+/// `postfix/submission/smtpd`); the *last* component names the daemon. Bare daemon
+/// names (`smtpd`) are accepted too. Exchange tracking rows are recognised by
+/// content whatever the program.
+///
+/// ```
+/// use maillog_core::parse::{parse_message, Kind};
+/// let e = parse_message("postfix-out/smtp", "3F1A2B4C5D: to=<b@example.net>, relay=none, delay=0.1, status=deferred (x)");
+/// assert_eq!((e.kind, e.queue_id), (Kind::Delivery, Some("3F1A2B4C5D")));
+/// assert_eq!(parse_message("whatever", "hello").kind, Kind::Other);
+/// ```
+pub fn parse_message<'a>(program: &str, message: &'a str) -> Event<'a> {
+    if exchange::looks_like(message) {
+        if let Some(e) = exchange::parse(message) {
+            return e;
+        }
+    }
+    let (first, daemon) = match (program.find('/'), program.rfind('/')) {
+        (Some(f), Some(l)) => (&program[..f], &program[l + 1..]),
+        _ => (program, program),
+    };
+    if first.starts_with("postfix") || daemon == "postfix-script" {
+        return postfix::parse(daemon, message);
+    }
+    match program {
+        "amavis" | "amavisd" | "amavisd-new" => amavis::parse(message),
+        p if p.starts_with("dovecot") || p == "deliver" => dovecot::parse(message),
+        p if postfix::is_daemon(p) => postfix::parse(p, message),
+        _ => Event::other(),
+    }
 }

@@ -7,11 +7,18 @@
 //!
 //! Everything borrows from the input line: no per-line allocation on the hot path.
 
+mod amavis;
+mod display;
+mod dovecot;
+mod exchange;
 pub mod header;
 mod message;
+pub mod postfix;
+mod scan;
 
 pub use header::{parse_header, split_tag, Context, Header, Time};
 pub use message::parse_message;
+pub use scan::is_queue_id;
 
 /// What a line says. The names (see [`Kind::as_str`]) are the SQL-visible
 /// `kind` values and part of the public contract with `maillog.*` functions.
@@ -205,7 +212,11 @@ pub struct Event<'a> {
 
 impl<'a> Event<'a> {
     pub fn other() -> Self {
-        Event { kind: Kind::Other, queue_id: None, fields: Fields::default() }
+        Event {
+            kind: Kind::Other,
+            queue_id: None,
+            fields: Fields::default(),
+        }
     }
 }
 
