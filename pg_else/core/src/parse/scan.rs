@@ -92,8 +92,10 @@ pub fn client(s: &str) -> Option<(&str, &str, &str)> {
 /// Skip `:port` after a client or relay.
 pub fn skip_port(s: &str) -> &str {
     match s.strip_prefix(':') {
-        Some(r) => r.trim_start_matches(|c: char| c.is_ascii_digit()),
-        None => s,
+        Some(r) if r.starts_with(|c: char| c.is_ascii_digit()) => {
+            r.trim_start_matches(|c: char| c.is_ascii_digit())
+        }
+        _ => s,
     }
 }
 

@@ -69,10 +69,13 @@ pub fn anvil(body: &str) -> Option<Event<'_>> {
         let r = &rest[i + 6..];
         if let Some(end) = r.find(')') {
             let svc = &r[..end];
-            // `smtp:192.0.2.1` / `smtp:2001:db8::1`
-            if let Some(c) = svc.find(':') {
-                e.fields.client_ip = Some(&svc[c + 1..]);
-            }
+            // `service:addr`: `smtp:192.0.2.1`, `smtp:2001:db8::1`, and with an
+            // inet service name `127.0.0.1:2525:192.0.2.1`.
+            let ip = match svc.rfind(':') {
+                Some(c) if svc[c + 1..].contains('.') => Some(&svc[c + 1..]),
+                _ => svc.find(':').map(|c| &svc[c + 1..]),
+            };
+            e.fields.client_ip = ip;
         }
     }
     Some(e)

@@ -104,7 +104,8 @@ pub fn parse<'a>(daemon: &str, msg: &'a str) -> Event<'a> {
         "tlsproxy" => postscreen::parse(body),
         _ => generic(qid, body, prefixed),
     };
-    e.unwrap_or_else(Event::other)
+    // Not understood, but the queue ID still lets the line join its message.
+    e.unwrap_or(Event { kind: Kind::Other, queue_id: qid, fields: Fields::default() })
 }
 
 /// Content-based fallback for unknown daemon names and misfiled lines.
@@ -126,6 +127,11 @@ fn severity<'a>(qid: Option<&'a str>, msg: &'a str) -> Option<Event<'a>> {
         if let Some(e) = sasl_failure(rest) {
             return Some(e);
         }
+        // `warning: QID: ...` (e.g. map lookup problems) names the message too.
+        let (qid, rest) = match (qid, queue_prefix(rest)) {
+            (None, Some((Some(q), r))) => (Some(q), r),
+            _ => (qid, rest),
+        };
         let mut e = event(Kind::Warning, qid);
         e.fields.response = Some(rest);
         if let Some((name, ip, _)) = rest.find(" from ").and_then(|i| client(&rest[i + 6..])) {
