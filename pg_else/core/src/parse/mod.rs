@@ -137,6 +137,8 @@ impl Kind {
         }
     }
 
+    // Part of the public contract (returns Option, so not `FromStr`).
+    #[allow(clippy::should_implement_trait)]
     pub fn from_str(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }

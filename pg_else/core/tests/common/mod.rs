@@ -136,7 +136,7 @@ pub fn inputs(path: &Path) -> Vec<Input> {
     // fail2ban files interleave `# failJSON`/comment lines with the log lines.
     let fail2ban = path.parent().is_some_and(|d| d.ends_with("fail2ban"));
     text.lines()
-        .filter(|l| !l.is_empty() && !(fail2ban && l.starts_with('#')))
+        .filter(|l| !l.is_empty() && (!fail2ban || !l.starts_with('#')))
         .map(|l| Input {
             program: None,
             text: l.to_string(),

@@ -105,7 +105,11 @@ pub fn parse<'a>(daemon: &str, msg: &'a str) -> Event<'a> {
         _ => generic(qid, body, prefixed),
     };
     // Not understood, but the queue ID still lets the line join its message.
-    e.unwrap_or(Event { kind: Kind::Other, queue_id: qid, fields: Fields::default() })
+    e.unwrap_or(Event {
+        kind: Kind::Other,
+        queue_id: qid,
+        fields: Fields::default(),
+    })
 }
 
 /// Content-based fallback for unknown daemon names and misfiled lines.

@@ -1,0 +1,163 @@
+//! Timestamps as input: year inference for RFC 3164 and offsets of RFC 3339/5424,
+//! against fixed reference clocks.
+use maillog_core::parse::{parse_header, Context, Time};
+
+const DAY: i64 = 86_400_000_000;
+
+/// Local micros of a wall-clock date (days from the civil algorithm, checked
+/// against known epoch values below).
+fn local(y: i64, mo: i64, d: i64, h: i64, mi: i64, s: i64) -> i64 {
+    let yy = if mo <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    days * DAY + ((h * 60 + mi) * 60 + s) * 1_000_000
+}
+
+fn ctx(y: i64, mo: i64, d: i64, h: i64, mi: i64) -> Context {
+    Context {
+        reference_local: local(y, mo, d, h, mi, 0),
+    }
+}
+
+fn time(line: &str, c: &Context) -> Option<Time> {
+    parse_header(line, c).time
+}
+
+#[test]
+fn helper_matches_known_epochs() {
+    assert_eq!(local(1970, 1, 1, 0, 0, 0), 0);
+    assert_eq!(local(2026, 12, 1, 0, 0, 0), 1_796_083_200_000_000);
+    assert_eq!(local(2000, 3, 1, 0, 0, 0), 951_868_800_000_000);
+}
+
+#[test]
+fn december_line_read_just_after_new_year_is_last_year() {
+    let c = ctx(2027, 1, 1, 0, 10);
+    let t = time(
+        "Dec 31 23:59:59 mx1 postfix/qmgr[1]: 3F1A2B4C5D: removed",
+        &c,
+    );
+    assert_eq!(t, Some(Time::Local(local(2026, 12, 31, 23, 59, 59))));
+}
+
+#[test]
+fn january_line_read_on_new_years_eve_is_next_year_within_window() {
+    let c = ctx(2026, 12, 31, 12, 0);
+    let t = time("Jan  1 00:00:01 mx1 postfix/qmgr[1]: x", &c);
+    assert_eq!(t, Some(Time::Local(local(2027, 1, 1, 0, 0, 1))));
+    // More than a month ahead is last year's line, not next year's.
+    let t = time("Feb 15 00:00:01 mx1 postfix/qmgr[1]: x", &c);
+    assert_eq!(t, Some(Time::Local(local(2026, 2, 15, 0, 0, 1))));
+    // Early in the year, a January line is this year's.
+    let c = ctx(2026, 1, 20, 0, 0);
+    assert_eq!(
+        time("Jan  1 00:00:01 h p: x", &c),
+        Some(Time::Local(local(2026, 1, 1, 0, 0, 1)))
+    );
+}
+
+#[test]
+fn future_window_is_about_a_month() {
+    let c = ctx(2026, 6, 1, 0, 0);
+    // 30 days ahead: still this year.
+    assert_eq!(
+        time("Jul  1 00:00:00 h p: x", &c),
+        Some(Time::Local(local(2026, 7, 1, 0, 0, 0)))
+    );
+    // 40 days ahead: previous year.
+    assert_eq!(
+        time("Jul 11 00:00:00 h p: x", &c),
+        Some(Time::Local(local(2025, 7, 11, 0, 0, 0)))
+    );
+}
+
+#[test]
+fn leap_day_goes_to_a_leap_year() {
+    let c = ctx(2027, 3, 10, 0, 0);
+    assert_eq!(
+        time("Feb 29 12:00:00 h p: x", &c),
+        Some(Time::Local(local(2024, 2, 29, 12, 0, 0)))
+    );
+    let c = ctx(2028, 3, 10, 0, 0);
+    assert_eq!(
+        time("Feb 29 12:00:00 h p: x", &c),
+        Some(Time::Local(local(2028, 2, 29, 12, 0, 0)))
+    );
+}
+
+#[test]
+fn invalid_rfc3164_dates_are_not_headers() {
+    let c = ctx(2026, 6, 1, 0, 0);
+    for l in [
+        "Nov 31 10:00:00 h p: x",
+        "Nov 28 24:00:00 h p: x",
+        "Foo 28 10:00:00 h p: x",
+        "Nov 28 10:0:00 h p: x",
+    ] {
+        let h = parse_header(l, &c);
+        assert_eq!((h.time, h.message), (None, l), "{l}");
+    }
+}
+
+#[test]
+fn rfc3339_offsets() {
+    let c = ctx(2000, 1, 1, 0, 0); // the reference plays no role for absolute times
+    let base = local(2026, 11, 28, 10, 0, 1);
+    let h = |off: &str| {
+        time(
+            &format!("2026-11-28T10:00:01{off} mx1 postfix/smtpd[1]: x"),
+            &c,
+        )
+    };
+    assert_eq!(h("Z"), Some(Time::Utc(base)));
+    assert_eq!(h("+00:00"), Some(Time::Utc(base)));
+    assert_eq!(h("+01:00"), Some(Time::Utc(base - 3_600_000_000)));
+    assert_eq!(h("-05:30"), Some(Time::Utc(base + 19_800_000_000)));
+    assert_eq!(
+        h(".123456+01:00"),
+        Some(Time::Utc(base + 123_456 - 3_600_000_000))
+    );
+    assert_eq!(h(".5Z"), Some(Time::Utc(base + 500_000)));
+    assert_eq!(h(".123456789Z"), Some(Time::Utc(base + 123_456)));
+    // Without an offset it is wall-clock time.
+    assert_eq!(h(""), Some(Time::Local(base)));
+    // Crossing midnight backwards into the previous day and year.
+    let t = time("2027-01-01T00:30:00+01:00 h p: x", &c);
+    assert_eq!(t, Some(Time::Utc(local(2026, 12, 31, 23, 30, 0))));
+}
+
+#[test]
+fn rfc5424_times_and_nil() {
+    let c = ctx(2000, 1, 1, 0, 0);
+    let h = parse_header("<22>1 2021-01-28T10:00:01.000000+00:00 mail postfix/smtpd 13312 - - connect from a[192.0.2.1]", &c);
+    assert_eq!(h.time, Some(Time::Utc(local(2021, 1, 28, 10, 0, 1))));
+    assert_eq!(
+        (h.host, h.program, h.pid, h.message),
+        (
+            Some("mail"),
+            Some("postfix/smtpd"),
+            Some(13312),
+            "connect from a[192.0.2.1]"
+        )
+    );
+    let h = parse_header("<22>1 - - - - - - msg", &c);
+    assert_eq!(
+        (h.time, h.host, h.program, h.message),
+        (None, None, None, "msg")
+    );
+}
+
+#[test]
+fn pri_before_rfc3164() {
+    let c = ctx(2026, 12, 1, 0, 0);
+    let h = parse_header("<22>Nov 28 10:00:01 mx1 postfix/smtpd[7]: hello", &c);
+    assert_eq!(h.time, Some(Time::Local(local(2026, 11, 28, 10, 0, 1))));
+    assert_eq!(
+        (h.host, h.program, h.pid, h.message),
+        (Some("mx1"), Some("postfix/smtpd"), Some(7), "hello")
+    );
+}
