@@ -1,7 +1,24 @@
-//! pg_else: mail-log parsing and correlation inside PostgreSQL.
+//! pg_else: mail-log parsing and correlation inside PostgreSQL, schema `maillog`.
+//!
+//! The pipeline: rows COPYed into `maillog.inbox` → statement trigger
+//! (sql/schema.sql) → `_ingest` (ingest.rs: parse + identity) → `maillog.line`.
+//! Analysts query through sql/api.sql, which gathers candidate lines and hands
+//! them to the pure-Rust correlator (journey.rs → maillog-core).
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
+
+mod ingest;
+mod journey;
+mod parse_fn;
+mod time;
+
+extension_sql_file!("../sql/schema.sql", name = "schema", requires = [ingest::_ingest]);
+extension_sql_file!("../sql/api.sql", name = "api", requires = ["schema", journey::_correlate, journey::_trace], finalize);
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests;
 
 /// Required by `cargo pgrx test`; must sit at the crate root.
 #[cfg(test)]

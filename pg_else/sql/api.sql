@@ -1,0 +1,262 @@
+-- The analyst API: search, trace, summary and friends. Correlation happens at
+-- query time over the indexed lines, so answers never depend on arrival order.
+
+-- Address matching: exact (case-blind) or a whole domain when the pattern starts with '@'.
+CREATE FUNCTION maillog._addr_match(addr text, pattern text) RETURNS bool
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN left(pattern, 1) = '@' THEN lower(addr) LIKE '%' || lower(pattern)
+                ELSE lower(addr) = lower(pattern) END
+$$;
+
+-- Gather every line of the journeys that start from the seed queue IDs: follow
+-- hops forward (`link` = next queue ID) and backward (lines whose link names a
+-- queue ID we have) until nothing new turns up. Time-bounded to the seeds' span
+-- plus the longest queue lifetime, so partitions outside are pruned.
+CREATE FUNCTION maillog._gather(seed_qids text[], lo timestamptz, hi timestamptz)
+RETURNS SETOF maillog.line
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    known text[] := ARRAY(SELECT DISTINCT q FROM unnest(seed_qids) q WHERE q IS NOT NULL);
+    frontier text[] := known;
+    found text[];
+    depth int;
+BEGIN
+    lo := lo - interval '6 days';
+    hi := hi + interval '6 days';
+    FOR depth IN 1..8 LOOP
+        EXIT WHEN cardinality(frontier) = 0;
+        found := ARRAY(
+            SELECT l.link FROM maillog.line l
+             WHERE l.qid = ANY (frontier) AND l.link IS NOT NULL AND l.at BETWEEN lo AND hi
+            UNION
+            SELECT l.qid FROM maillog.line l
+             WHERE l.link = ANY (frontier) AND l.qid IS NOT NULL AND l.at BETWEEN lo AND hi);
+        frontier := ARRAY(SELECT unnest(found) EXCEPT SELECT unnest(known));
+        known := known || frontier;
+    END LOOP;
+    RETURN QUERY SELECT * FROM maillog.line l WHERE l.qid = ANY (known) AND l.at BETWEEN lo AND hi;
+END $$;
+
+CREATE FUNCTION maillog.search(
+    sender text DEFAULT NULL,
+    recipient text DEFAULT NULL,
+    since timestamptz DEFAULT NULL,
+    until timestamptz DEFAULT NULL,
+    status text DEFAULT NULL,
+    client text DEFAULT NULL,
+    message_id text DEFAULT NULL,
+    host text DEFAULT NULL,
+    max_rows int DEFAULT 1000)
+RETURNS TABLE (
+    received_at timestamptz, host text, queue_id text, sender text, recipient text,
+    orig_recipient text, status text, dsn text, relay text, delay float8, response text,
+    client text, sasl_username text, message_id text, size bigint, client_name text,
+    finished_at timestamptz, path text[], notification text, notification_of text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    p_sender text := lower(search.sender);
+    p_rcpt text := lower(search.recipient);
+    p_msgid text := btrim(search.message_id, '<> ');
+    p_client text := lower(search.client);
+    -- Seed lines may be logged up to a queue lifetime after the journey started.
+    lo timestamptz := coalesce(search.since, '-infinity');
+    hi timestamptz := coalesce(search.until, 'infinity');
+    seed_limit int := greatest(search.max_rows, 1) * 4 + 100;
+    seeds maillog.line[];
+BEGIN
+    IF search.status IS NOT NULL AND search.status NOT IN
+       ('sent', 'deferred', 'bounced', 'expired', 'rejected', 'held', 'discarded') THEN
+        RAISE EXCEPTION 'maillog.search: unknown status %', search.status
+            USING HINT = 'use one of sent, deferred, bounced, expired, rejected, held, discarded';
+    END IF;
+    -- 1. Seeds: the lines matching the most selective filter given.
+    IF p_rcpt IS NOT NULL THEN
+        seeds := ARRAY(
+            SELECT l FROM maillog.line l
+             WHERE (CASE WHEN left(p_rcpt, 1) = '@' THEN reverse(l.rcpt) LIKE reverse(p_rcpt) || '%'
+                         ELSE reverse(l.rcpt) = reverse(p_rcpt) END)
+               AND l.rcpt IS NOT NULL AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
+            UNION
+            SELECT l FROM maillog.line l
+             WHERE (CASE WHEN left(p_rcpt, 1) = '@' THEN reverse(l.orig_rcpt) LIKE reverse(p_rcpt) || '%'
+                         ELSE reverse(l.orig_rcpt) = reverse(p_rcpt) END)
+               AND l.orig_rcpt IS NOT NULL AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
+            ORDER BY 1 DESC LIMIT seed_limit);
+    ELSIF p_sender IS NOT NULL THEN
+        seeds := ARRAY(
+            SELECT l FROM maillog.line l
+             WHERE (CASE WHEN left(p_sender, 1) = '@' THEN reverse(l.sender) LIKE reverse(p_sender) || '%'
+                         ELSE reverse(l.sender) = reverse(p_sender) END)
+               AND l.sender IS NOT NULL AND l.at >= lo AND l.at <= hi + interval '1 day'
+             ORDER BY l.at DESC LIMIT seed_limit);
+    ELSIF p_msgid IS NOT NULL THEN
+        seeds := ARRAY(SELECT l FROM maillog.line l WHERE l.msgid = p_msgid
+                        AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
+                        ORDER BY l.at DESC LIMIT seed_limit);
+    ELSIF p_client IS NOT NULL THEN
+        seeds := ARRAY(SELECT l FROM maillog.line l WHERE (l.client = p_client OR l.client_name = p_client)
+                        AND l.at >= lo AND l.at <= hi ORDER BY l.at DESC LIMIT seed_limit);
+    ELSIF search.status IN ('bounced', 'deferred', 'expired', 'rejected', 'held', 'discarded') THEN
+        seeds := ARRAY(SELECT l FROM maillog.line l
+                        WHERE l.status = ANY (CASE search.status
+                                WHEN 'rejected' THEN ARRAY['reject', 'milter-reject', 'proxy-reject']
+                                WHEN 'held' THEN ARRAY['hold', 'placed on hold']
+                                WHEN 'discarded' THEN ARRAY['discard']
+                                ELSE ARRAY[search.status] END)
+                          AND l.at >= lo AND l.at <= hi + interval '6 days'
+                        ORDER BY l.at DESC LIMIT seed_limit);
+    ELSE
+        -- No selective filter: the newest journey starts in the window.
+        seeds := ARRAY(SELECT l FROM maillog.line l
+                        WHERE l.kind IN ('client', 'pickup', 'reject', 'exchange')
+                          AND l.at >= lo AND l.at <= hi
+                          AND (search.host IS NULL OR l.host = search.host)
+                        ORDER BY l.at DESC LIMIT seed_limit);
+    END IF;
+
+    -- 2. Gather the seeds' journeys, 3. correlate, 4. filter on the outcome.
+    RETURN QUERY
+    WITH s AS (SELECT * FROM unnest(seeds)),
+         lines AS (
+            SELECT g.* FROM maillog._gather(ARRAY(SELECT qid FROM s WHERE qid IS NOT NULL),
+                                            (SELECT min(at) FROM s), (SELECT max(at) FROM s)) g
+            UNION ALL
+            SELECT * FROM s WHERE s.qid IS NULL)
+    SELECT o.received_at, o.host, o.queue_id, o.sender, o.recipient, o.orig_recipient, o.status, o.dsn,
+           o.relay, o.delay, o.response, o.client, o.sasl_username, o.message_id, o.size, o.client_name,
+           o.finished_at, o.path, o.notification, o.notification_of
+      FROM (SELECT array_agg(at) a, array_agg(host) h, array_agg(program) p, array_agg(qid) q, array_agg(msg) m
+              FROM lines) agg,
+           LATERAL maillog._correlate(agg.a, agg.h, agg.p, agg.q, agg.m) o
+     WHERE agg.a IS NOT NULL
+       AND (p_sender IS NULL OR maillog._addr_match(o.sender, p_sender))
+       AND (p_rcpt IS NULL OR maillog._addr_match(o.recipient, p_rcpt) OR maillog._addr_match(o.orig_recipient, p_rcpt))
+       AND (p_msgid IS NULL OR o.message_id = p_msgid)
+       AND (p_client IS NULL OR o.client = p_client OR lower(o.client_name) = p_client)
+       AND (search.host IS NULL OR o.host = search.host OR search.host = ANY (
+                ARRAY(SELECT split_part(x, ':', 1) FROM unnest(o.path) x)))
+       AND (search.status IS NULL OR o.status = search.status)
+       AND o.received_at >= lo AND o.received_at <= hi
+     ORDER BY o.received_at DESC, o.queue_id, o.recipient
+     LIMIT search.max_rows;
+END $$;
+
+CREATE FUNCTION maillog.trace(key text)
+RETURNS TABLE (at timestamptz, host text, program text, pid int, queue_id text, kind text, line text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    k text := btrim(trace.key, '<> ');
+    seeds maillog.line[];
+BEGIN
+    seeds := ARRAY(SELECT l FROM maillog.line l WHERE l.qid = k
+                   UNION SELECT l FROM maillog.line l WHERE l.msgid = k);
+    RETURN QUERY
+    WITH s AS (SELECT * FROM unnest(seeds)),
+         lines AS (SELECT row_number() OVER () AS n, g.*
+                     FROM maillog._gather(ARRAY(SELECT s.qid FROM s), (SELECT min(s.at) FROM s),
+                                          (SELECT max(s.at) FROM s)) g),
+         agg AS (SELECT array_agg(l.at ORDER BY l.n) a, array_agg(l.host ORDER BY l.n) h,
+                        array_agg(l.program ORDER BY l.n) p, array_agg(l.qid ORDER BY l.n) q,
+                        array_agg(l.msg ORDER BY l.n) m FROM lines l),
+         picked AS (SELECT t.pos, row_number() OVER () AS ord
+                      FROM agg, LATERAL maillog._trace(agg.a, agg.h, agg.p, agg.q, agg.m, k) AS t(pos)
+                     WHERE agg.a IS NOT NULL)
+    SELECT l.at, l.host, l.program, l.pid, l.qid, l.kind,
+           maillog.format_line(l.at, l.host, l.program, l.pid, l.msg)
+      FROM picked JOIN lines l ON l.n = picked.pos
+     ORDER BY picked.ord;
+END $$;
+
+-- A stored line printed back in RFC 3339 syslog form.
+CREATE FUNCTION maillog.format_line(at timestamptz, host text, program text, pid int, msg text) RETURNS text
+LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS.USOF') || ' ' || host || ' ' || program
+           || coalesce('[' || pid || ']', '') || ': ' || msg
+$$;
+
+-- Grand totals in the spirit of pflogsumm, computed from the lines (see README
+-- for how each metric is defined and where it differs from pflogsumm).
+CREATE FUNCTION maillog.summary(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS TABLE (metric text, value bigint)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH l AS (
+        SELECT * FROM maillog.line
+         WHERE at >= coalesce(since, '-infinity') AND at <= coalesce(until, 'infinity')),
+    received AS (
+        SELECT DISTINCT host, qid FROM l WHERE kind IN ('client', 'pickup') AND qid IS NOT NULL),
+    sizes AS (
+        SELECT DISTINCT ON (l.host, l.qid) l.size FROM l JOIN received r USING (host, qid)
+         WHERE l.kind = 'queued' ORDER BY l.host, l.qid, l.at),
+    t AS (
+        SELECT count(*) AS lines,
+               count(*) FILTER (WHERE kind = 'other') AS unparsed,
+               count(*) FILTER (WHERE kind IN ('client', 'pickup')) AS received,
+               count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND msg NOT LIKE '%forwarded as %') AS delivered,
+               count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND msg LIKE '%forwarded as %') AS forwarded,
+               count(DISTINCT host || ':' || qid) FILTER (WHERE kind = 'delivery' AND status = 'deferred') AS deferred,
+               count(*) FILTER (WHERE kind = 'delivery' AND status = 'deferred') AS deferrals,
+               count(*) FILTER (WHERE kind = 'delivery' AND status = 'bounced') AS bounced,
+               count(*) FILTER (WHERE kind = 'expired') AS expired,
+               count(*) FILTER (WHERE kind = 'reject' AND status IN ('reject', 'milter-reject')) AS rejected,
+               count(*) FILTER (WHERE kind = 'reject' AND status = 'hold') AS held,
+               count(*) FILTER (WHERE kind = 'reject' AND status = 'discard') AS discarded,
+               count(DISTINCT sender) FILTER (WHERE kind IN ('queued', 'pickup')) AS senders,
+               count(DISTINCT rcpt) FILTER (WHERE kind = 'delivery' AND status = 'sent') AS recipients,
+               count(DISTINCT host) AS hosts
+          FROM l)
+    SELECT m.metric, m.value FROM t, LATERAL (VALUES
+        ('lines', t.lines), ('unparsed', t.unparsed), ('received', t.received), ('delivered', t.delivered),
+        ('forwarded', t.forwarded), ('deferred', t.deferred), ('deferrals', t.deferrals),
+        ('bounced', t.bounced), ('expired', t.expired), ('rejected', t.rejected), ('held', t.held),
+        ('discarded', t.discarded),
+        ('bytes_received', (SELECT coalesce(sum(size), 0)::bigint FROM sizes)),
+        ('senders', t.senders), ('recipients', t.recipients), ('hosts', t.hosts)) AS m(metric, value)
+$$;
+
+-- Per-hour traffic, like pflogsumm's per-hour table.
+CREATE FUNCTION maillog.per_hour(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS TABLE (hour timestamptz, received bigint, delivered bigint, deferred bigint, bounced bigint, rejected bigint)
+LANGUAGE sql STABLE AS $$
+    SELECT date_trunc('hour', at),
+           count(*) FILTER (WHERE kind IN ('client', 'pickup')),
+           count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent'),
+           count(*) FILTER (WHERE kind = 'delivery' AND status = 'deferred'),
+           count(*) FILTER (WHERE kind = 'delivery' AND status = 'bounced'),
+           count(*) FILTER (WHERE kind = 'reject' AND status IN ('reject', 'milter-reject'))
+      FROM maillog.line
+     WHERE at >= coalesce(since, '-infinity') AND at <= coalesce(until, 'infinity')
+     GROUP BY 1 ORDER BY 1
+$$;
+
+-- Top senders, recipients, sender/recipient domains, clients and reject reasons.
+CREATE FUNCTION maillog.top(what text, since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL, n int DEFAULT 10)
+RETURNS TABLE (key text, messages bigint)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN QUERY
+    SELECT k, count(*) FROM (
+        SELECT CASE what
+                 WHEN 'senders' THEN CASE WHEN l.kind = 'queued' THEN l.sender END
+                 WHEN 'sender_domains' THEN CASE WHEN l.kind = 'queued' THEN split_part(l.sender, '@', 2) END
+                 WHEN 'recipients' THEN CASE WHEN l.kind = 'delivery' AND l.status = 'sent' THEN l.rcpt END
+                 WHEN 'recipient_domains' THEN CASE WHEN l.kind = 'delivery' AND l.status = 'sent' THEN split_part(l.rcpt, '@', 2) END
+                 WHEN 'clients' THEN CASE WHEN l.kind = 'client' THEN coalesce(l.client_name, l.client) END
+                 WHEN 'bounced_recipients' THEN CASE WHEN l.kind = 'delivery' AND l.status = 'bounced' THEN l.rcpt END
+                 WHEN 'rejected_clients' THEN CASE WHEN l.kind = 'reject' THEN l.client END
+                 ELSE NULL END AS k
+          FROM maillog.line l
+         WHERE l.at >= coalesce(since, '-infinity') AND l.at <= coalesce(until, 'infinity')) x
+     WHERE k IS NOT NULL AND k <> ''
+     GROUP BY k ORDER BY count(*) DESC, k LIMIT n;
+    IF NOT FOUND AND what NOT IN ('senders', 'sender_domains', 'recipients', 'recipient_domains', 'clients',
+                                  'bounced_recipients', 'rejected_clients') THEN
+        RAISE EXCEPTION 'maillog.top: unknown list %', what USING HINT =
+            'use senders, sender_domains, recipients, recipient_domains, clients, bounced_recipients or rejected_clients';
+    END IF;
+END $$;
+
+-- How many lines each program produced per kind: the parser's coverage.
+CREATE VIEW maillog.kinds AS
+    SELECT program, kind, count(*) AS lines FROM maillog.line GROUP BY 1, 2 ORDER BY 1, 3 DESC;

@@ -1,0 +1,144 @@
+-- pg_else storage and ingest. Loaded by CREATE EXTENSION after the Rust functions.
+
+-- Settings a DBA may change: UPDATE maillog.settings SET retention = '30 days';
+CREATE TABLE maillog.settings (
+    singleton bool PRIMARY KEY DEFAULT true CHECK (singleton),
+    retention interval NOT NULL DEFAULT '90 days'
+);
+INSERT INTO maillog.settings DEFAULT VALUES;
+SELECT pg_catalog.pg_extension_config_dump('maillog.settings', '');
+
+-- Every line ever received, parsed once at ingest. Partitioned by UTC day so that
+-- purging is dropping partitions. The sparse search keys (sender .. size) are set
+-- only on the lines that carry them, lower-cased where matching is case-blind.
+CREATE TABLE maillog.line (
+    at          timestamptz NOT NULL,
+    uid         uuid        NOT NULL,   -- line identity: see README "Line identity"
+    host        text        NOT NULL,
+    program     text        NOT NULL,
+    pid         int,
+    qid         text,
+    kind        text        NOT NULL,
+    status      text,
+    sender      text,
+    rcpt        text,
+    orig_rcpt   text,
+    msgid       text,
+    client      text,
+    client_name text,
+    link        text,
+    size        bigint,
+    msg         text        NOT NULL,
+    PRIMARY KEY (at, uid)
+) PARTITION BY RANGE (at);
+
+CREATE INDEX line_qid ON maillog.line (qid, at) WHERE qid IS NOT NULL;
+CREATE INDEX line_link ON maillog.line (link) WHERE link IS NOT NULL;
+-- Reversed addresses serve both exact matches and whole-domain ('@example.com') prefix scans.
+CREATE INDEX line_rcpt ON maillog.line (reverse(rcpt) text_pattern_ops) WHERE rcpt IS NOT NULL;
+CREATE INDEX line_orig_rcpt ON maillog.line (reverse(orig_rcpt) text_pattern_ops) WHERE orig_rcpt IS NOT NULL;
+CREATE INDEX line_sender ON maillog.line (reverse(sender) text_pattern_ops) WHERE sender IS NOT NULL;
+CREATE INDEX line_msgid ON maillog.line (msgid) WHERE msgid IS NOT NULL;
+CREATE INDEX line_client ON maillog.line (client) WHERE client IS NOT NULL;
+CREATE INDEX line_client_name ON maillog.line (client_name) WHERE client_name IS NOT NULL;
+
+-- The one entry point. omelse COPYs (at, host, tag, msg); a DBA loads raw lines
+-- into (line). Rows live here only inside the loading transaction: the statement
+-- trigger moves them into maillog.line, so the table is UNLOGGED (no WAL twice).
+CREATE UNLOGGED TABLE maillog.inbox (
+    line text,
+    at   timestamptz,
+    host text,
+    tag  text,
+    msg  text
+) WITH (autovacuum_vacuum_threshold = 10000, autovacuum_vacuum_scale_factor = 0);
+GRANT INSERT ON maillog.inbox TO PUBLIC;
+
+-- Daily partitions [day, day+1) in UTC, named line_YYYYMMDD. Attached with
+-- ATTACH PARTITION, which takes only SHARE UPDATE EXCLUSIVE on maillog.line, so
+-- concurrent writers and readers are never blocked; an advisory lock serialises
+-- creators so two writers never race on the same day.
+CREATE FUNCTION maillog.ensure_partitions(lo timestamptz, hi timestamptz) RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    d date;
+    made int := 0;
+    part text;
+BEGIN
+    IF lo IS NULL OR hi IS NULL THEN RETURN 0; END IF;
+    FOR d IN SELECT generate_series((lo AT TIME ZONE 'UTC')::date, (hi AT TIME ZONE 'UTC')::date, '1 day')::date LOOP
+        part := 'line_' || to_char(d, 'YYYYMMDD');
+        CONTINUE WHEN to_regclass('maillog.' || part) IS NOT NULL;
+        PERFORM pg_advisory_xact_lock(hashtext('maillog.ensure_partitions'));
+        CONTINUE WHEN to_regclass('maillog.' || part) IS NOT NULL;
+        EXECUTE format('CREATE TABLE maillog.%I (LIKE maillog.line INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+        EXECUTE format('ALTER TABLE maillog.line ATTACH PARTITION maillog.%I FOR VALUES FROM (%L) TO (%L)',
+                       part, d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00');
+        made := made + 1;
+    END LOOP;
+    RETURN made;
+END $$;
+
+-- Set-based ingest: parse every row of the statement in one INSERT ... SELECT,
+-- skip lines already stored (same identity), then drop the staged rows. Only this
+-- transaction's rows are visible to the DELETE: other writers' are uncommitted,
+-- and committed ones were already deleted by their own transaction.
+CREATE FUNCTION maillog._inbox_flush() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    lo timestamptz;
+    hi timestamptz;
+BEGIN
+    BEGIN
+        INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
+                                  msgid, client, client_name, link, size, msg)
+        SELECT p.* FROM batch b, LATERAL maillog._ingest(b.line, b.at, b.host, b.tag, b.msg) p
+        ON CONFLICT DO NOTHING;
+    EXCEPTION WHEN check_violation THEN
+        -- "no partition of relation found for row": create the days this batch
+        -- needs (and the next one, so that midnight does not pay this again).
+        SELECT min(p.at), max(p.at) + interval '1 day' INTO lo, hi
+          FROM batch b, LATERAL maillog._ingest(b.line, b.at, b.host, b.tag, b.msg) p;
+        PERFORM maillog.ensure_partitions(lo, hi);
+        INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
+                                  msgid, client, client_name, link, size, msg)
+        SELECT p.* FROM batch b, LATERAL maillog._ingest(b.line, b.at, b.host, b.tag, b.msg) p
+        ON CONFLICT DO NOTHING;
+    END;
+    DELETE FROM maillog.inbox;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER inbox_flush AFTER INSERT ON maillog.inbox
+    REFERENCING NEW TABLE AS batch FOR EACH STATEMENT EXECUTE FUNCTION maillog._inbox_flush();
+
+-- Retention: drop whole day partitions older than `older_than` (default: the
+-- retention setting). DROP needs a short exclusive lock on maillog.line; a low
+-- lock_timeout with retries means ingest waits at most that long, never behind a
+-- long queue.
+CREATE FUNCTION maillog.purge(older_than interval DEFAULT NULL) RETURNS int
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET lock_timeout = '200ms' AS $$
+DECLARE
+    cutoff date := ((now() - coalesce(older_than, (SELECT retention FROM maillog.settings))) AT TIME ZONE 'UTC')::date;
+    part record;
+    dropped int := 0;
+    attempt int;
+BEGIN
+    FOR part IN
+        SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'maillog.line'::regclass AND c.relname ~ '^line_\d{8}$'
+           AND to_date(substr(c.relname, 6), 'YYYYMMDD') < cutoff
+         ORDER BY c.relname
+    LOOP
+        FOR attempt IN 1..50 LOOP
+            BEGIN
+                EXECUTE format('DROP TABLE maillog.%I', part.relname);
+                dropped := dropped + 1;
+                EXIT;
+            EXCEPTION WHEN lock_not_available THEN
+                PERFORM pg_sleep(0.05 * attempt);
+            END;
+        END LOOP;
+    END LOOP;
+    RETURN dropped;
+END $$;

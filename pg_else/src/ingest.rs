@@ -1,0 +1,106 @@
+//! `maillog._ingest(...)`: turns one inbox row into one `maillog.line` row —
+//! header split, parse, identity and the sparse search keys. Called set-based by
+//! the inbox trigger (see schema.sql), once per row, with no SPI round trip.
+use crate::time;
+use maillog_core::identity::line_identity;
+use maillog_core::parse::{parse_header, parse_message, split_tag, Header, Kind};
+use pgrx::datum::{TimestampWithTimeZone, Uuid};
+use pgrx::prelude::*;
+
+
+fn lower(v: Option<&str>) -> Option<String> {
+    v.map(str::to_lowercase)
+}
+
+/// The header of an inbox row: from the raw `line`, or from the fields omelse
+/// already split (`tag` is rsyslog's syslogtag, `msg` keeps rsyslog's leading space).
+fn header<'a>(line: Option<&'a str>, at: Option<TimestampWithTimeZone>, host: Option<&'a str>, tag: Option<&'a str>, msg: Option<&'a str>) -> (Header<'a>, Option<TimestampWithTimeZone>) {
+    match line {
+        Some(line) => {
+            let h = parse_header(line, &time::context());
+            let at = h.time.and_then(time::resolve);
+            (h, at)
+        }
+        None => {
+            let (program, pid) = tag.map(split_tag).map_or((None, None), |(p, pid)| (Some(p), pid));
+            let message = msg.unwrap_or("");
+            let message = message.strip_prefix(' ').unwrap_or(message);
+            (Header { time: None, host, program, pid, message }, at)
+        }
+    }
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn _ingest(
+    line: Option<&str>,
+    at: Option<TimestampWithTimeZone>,
+    host: Option<&str>,
+    tag: Option<&str>,
+    msg: Option<&str>,
+) -> TableIterator<'static, (
+    name!(at, TimestampWithTimeZone),
+    name!(uid, Uuid),
+    name!(host, String),
+    name!(program, String),
+    name!(pid, Option<i32>),
+    name!(qid, Option<String>),
+    name!(kind, String),
+    name!(status, Option<String>),
+    name!(sender, Option<String>),
+    name!(rcpt, Option<String>),
+    name!(orig_rcpt, Option<String>),
+    name!(msgid, Option<String>),
+    name!(client, Option<String>),
+    name!(client_name, Option<String>),
+    name!(link, Option<String>),
+    name!(size, Option<i64>),
+    name!(msg, String),
+)> {
+    let (h, header_at) = header(line, at, host, tag, msg);
+    let program = h.program.unwrap_or("");
+    let ev = parse_message(program, h.message);
+    let f = &ev.fields;
+    let stated = f.event_time.and_then(time::resolve).or(header_at);
+    // A line without a readable time is stored at the transaction time; its
+    // identity uses a fixed time so that a re-sent copy is still recognised.
+    let identity_us = stated.map(time::to_unix).unwrap_or(i64::MIN);
+    let at = stated.unwrap_or_else(|| {
+        // SAFETY: reads the current transaction's start time.
+        let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+        TimestampWithTimeZone::try_from(now).expect("transaction time is finite")
+    });
+    let host = h.host.unwrap_or("");
+    let uid = Uuid::from_bytes(line_identity(host, identity_us, program, h.pid, h.message));
+    let status = match ev.kind {
+        Kind::Delivery => f.status,
+        Kind::Reject | Kind::Postsuper => f.action,
+        Kind::Expired => Some("expired"),
+        Kind::Exchange => f.action,
+        _ => None,
+    };
+    let (sender, rcpt) = match ev.kind {
+        Kind::Queued | Kind::Pickup | Kind::Reject | Kind::Exchange | Kind::Amavis | Kind::Expired => (f.sender, f.recipient),
+        Kind::Delivery => (None, f.recipient),
+        _ => (None, None),
+    };
+    let client = matches!(ev.kind, Kind::Client | Kind::Reject | Kind::Exchange);
+    TableIterator::once((
+        at,
+        uid,
+        host.to_owned(),
+        program.to_owned(),
+        h.pid,
+        ev.queue_id.map(str::to_owned),
+        ev.kind.as_str().to_owned(),
+        status.map(str::to_owned),
+        lower(sender),
+        lower(rcpt),
+        lower(f.orig_recipient),
+        f.message_id.map(str::to_owned),
+        if client { f.client_ip.map(str::to_owned) } else { None },
+        if client { lower(f.client_name) } else { None },
+        f.next_queue_id.map(str::to_owned),
+        if ev.kind == Kind::Queued { f.size } else { None },
+        h.message.to_owned(),
+    ))
+}
