@@ -204,7 +204,7 @@ pub(crate) fn conn_warning(body: &str) -> Option<Event<'_>> {
 /// `host[ip]: SASL LOGIN authentication failed: reason`
 fn sasl_failure(rest: &str) -> Option<Event<'_>> {
     let (name, ip, tail) = client(rest)?;
-    let tail = tail.strip_prefix(": SASL ")?;
+    let tail = skip_port(tail).strip_prefix(": SASL ")?;
     let sp = tail.find(' ')?;
     let method = &tail[..sp];
     let reason = tail[sp..].strip_prefix(" authentication failed")?;
