@@ -37,6 +37,14 @@ BEGIN
     RETURN QUERY SELECT * FROM maillog.line l WHERE l.qid = ANY (known) AND l.at BETWEEN lo AND hi;
 END $$;
 
+-- One message journey and recipient, as search returns it. (A type rather than
+-- RETURNS TABLE because its column names equal search's parameter names.)
+CREATE TYPE maillog.journey AS (
+    received_at timestamptz, host text, queue_id text, sender text, recipient text,
+    orig_recipient text, status text, dsn text, relay text, delay float8, response text,
+    client text, sasl_username text, message_id text, size bigint, client_name text,
+    finished_at timestamptz, path text[], notification text, notification_of text);
+
 CREATE FUNCTION maillog.search(
     sender text DEFAULT NULL,
     recipient text DEFAULT NULL,
@@ -47,11 +55,7 @@ CREATE FUNCTION maillog.search(
     message_id text DEFAULT NULL,
     host text DEFAULT NULL,
     max_rows int DEFAULT 1000)
-RETURNS TABLE (
-    received_at timestamptz, host text, queue_id text, sender text, recipient text,
-    orig_recipient text, status text, dsn text, relay text, delay float8, response text,
-    client text, sasl_username text, message_id text, size bigint, client_name text,
-    finished_at timestamptz, path text[], notification text, notification_of text)
+RETURNS SETOF maillog.journey
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
