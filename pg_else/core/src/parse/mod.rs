@@ -158,7 +158,8 @@ pub struct Fields<'a> {
     pub recipient: Option<&'a str>,
     /// `orig_to=<...>`
     pub orig_recipient: Option<&'a str>,
-    /// `relay=...` as logged (e.g. `mx.example.net[203.0.113.5]:25`, `local`, `none`)
+    /// `relay=...` as logged (e.g. `mx.example.net[203.0.113.5]:25`, `local`, `none`); the
+    /// peer of outgoing TLS/connection warnings; the DNSBL domain of a `dnsblog` line
     pub relay: Option<&'a str>,
     /// `delay=` in seconds
     pub delay: Option<f64>,
@@ -166,9 +167,11 @@ pub struct Fields<'a> {
     pub delays: Option<&'a str>,
     /// `dsn=` (also the enhanced status code of a reject, e.g. `5.7.1`)
     pub dsn: Option<&'a str>,
-    /// `status=` word (`sent`, `deferred`, `bounced`, `expired`, ...); for Exchange recipient-status
+    /// `status=` word (`sent`, `deferred`, `bounced`, `expired`, ...); for Exchange recipient-status;
+    /// amavis `{...}` disposition; the DNSBL answer of a `dnsblog` line
     pub status: Option<&'a str>,
-    /// The free text: the reply in parentheses after the status, or the reject/warning reason
+    /// The free text: the reply in parentheses after the status, or the reject/warning reason;
+    /// disconnect command counters; Exchange source-context
     pub response: Option<&'a str>,
     /// Message-ID with angle brackets removed
     pub message_id: Option<&'a str>,
@@ -181,7 +184,10 @@ pub struct Fields<'a> {
     pub next_queue_id: Option<&'a str>,
     /// Action of a reject-family line: `reject`, `warn`, `hold`, `discard`, `filter`, `redirect`,
     /// `replace`, `prepend`, `milter-reject`; Exchange event id (`RECEIVE`, `DELIVER`, ...);
-    /// amavis result (`Passed`/`Blocked`); postscreen/postsuper/dovecot verb
+    /// amavis result (`Passed`/`Blocked`); postscreen/postsuper/dovecot verb; also
+    /// `proxy-reject`/`proxy-accept`/`reject_warning`/`info`; the TLS level of a `tls` line
+    /// (`Anonymous`, `Trusted`, ...); `lost connection`/`timeout`/`too many errors`;
+    /// for warnings that are not `warning:` lines the phrase (`said`, `connect to`, ...)
     pub action: Option<&'a str>,
     /// SMTP stage of a reject (`RCPT`, `DATA`, `END-OF-MESSAGE`, `CONNECT`, `EHLO`, ...)
     pub stage: Option<&'a str>,
@@ -203,7 +209,8 @@ pub struct Fields<'a> {
     pub event_time: Option<Time>,
 }
 
-/// One parsed message body.
+/// One parsed message body. A Postfix line no parser understands is [`Kind::Other`]
+/// but keeps its queue ID, so it still joins its message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event<'a> {
     pub kind: Kind,
