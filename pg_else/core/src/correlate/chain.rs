@@ -48,6 +48,8 @@ struct Graph<'a> {
     entry_next: HashMap<usize, usize>,
     /// entry → the entry whose notification it is.
     notification_of: HashMap<usize, usize>,
+    /// (entry, index into its `notifications`, notification entry).
+    notifications: Vec<(usize, usize, usize)>,
     /// entries that are the target of some hop (not where a journey starts).
     has_parent: Vec<bool>,
 }
@@ -74,6 +76,7 @@ fn build_graph<'a>(entries: Vec<Entry<'a>>) -> Graph<'a> {
         rcpt_next: HashMap::new(),
         entry_next: HashMap::new(),
         notification_of: HashMap::new(),
+        notifications: Vec::new(),
         entries: Vec::new(),
     };
     for (i, e) in entries.iter().enumerate() {
@@ -87,9 +90,10 @@ fn build_graph<'a>(entries: Vec<Entry<'a>>) -> Graph<'a> {
             g.entry_next.insert(i, n);
             g.has_parent[n] = true;
         }
-        for &(q, at) in &e.notifications {
-            if let Some(n) = find_hop(&entries, &idx, q, at, e.host, i) {
+        for (k, nt) in e.notifications.iter().enumerate() {
+            if let Some(n) = find_hop(&entries, &idx, nt.queue_id, nt.at, e.host, i) {
                 g.notification_of.insert(n, i);
+                g.notifications.push((i, k, n));
             }
         }
     }
@@ -103,7 +107,7 @@ pub fn correlate(lines: &[Line]) -> Vec<Outcome> {
     let g = build_graph(build_entries(&parsed));
     let mut out = Vec::new();
     for (i, e) in g.entries.iter().enumerate() {
-        if g.has_parent[i] {
+        if g.has_parent[i] || says_nothing(e, &g, i) {
             continue;
         }
         let base = Outcome {
@@ -128,42 +132,73 @@ pub fn correlate(lines: &[Line]) -> Vec<Outcome> {
             notification: None,
             notification_of: g.notification_of.get(&i).and_then(|&o| owned(g.entries[o].queue_id)),
         };
-        let before = out.len();
+        let mut done: Vec<Journey> = Vec::new();
+        let start = Journey { o: base, hops: vec![i] };
+        let mut start = start;
+        start.o.path.push(hop_name(e));
         if e.rcpts.is_empty() {
-            let mut o = base.clone();
-            o.path.push(hop_name(e));
             match g.entry_next.get(&i) {
-                Some(&n) => follow_entry(&g, n, None, o, &mut out, 0),
+                Some(&n) => follow_entry(&g, n, None, start, &mut done, 0),
                 None => {
-                    finish_without_recipient(e, &mut o);
-                    out.push(o);
+                    finish_without_recipient(e, &mut start.o);
+                    done.push(start);
                 }
             }
         } else {
             for r in 0..e.rcpts.len() {
-                let mut o = base.clone();
-                o.path.push(hop_name(e));
-                follow_rcpt(&g, i, r, o, &mut out, 0);
+                follow_rcpt(&g, i, r, start.clone(), &mut done, 0);
             }
         }
-        for o in &mut out[before..] {
-            o.notification = notification_in_path(&g, o);
+        for mut j in done {
+            j.o.notification = notification_in_path(&g, &j);
+            out.push(j.o);
         }
     }
     out
+}
+
+/// An outcome under construction with the entries it passed through.
+#[derive(Clone)]
+struct Journey {
+    o: Outcome,
+    hops: Vec<usize>,
+}
+
+/// An entry that tells nothing about a message (e.g. only a `removed` line whose
+/// start is outside the lines at hand, or a stray line of a reused queue ID):
+/// not a journey of its own.
+fn says_nothing(e: &Entry, g: &Graph, i: usize) -> bool {
+    e.rcpts.is_empty()
+        && e.verdict.is_none()
+        && !e.expired
+        && e.sender.is_none()
+        && e.client_ip.is_none()
+        && e.message_id.is_none()
+        && e.size.is_none()
+        && e.next.is_none()
+        && e.notifications.is_empty()
+        && !g.notification_of.contains_key(&i)
+        && !g.entry_next.contains_key(&i)
 }
 
 fn hop_name(e: &Entry) -> String {
     format!("{}:{}", e.host, e.queue_id.unwrap_or("NOQUEUE"))
 }
 
-fn notification_in_path(g: &Graph, o: &Outcome) -> Option<String> {
-    g.notification_of
+/// The notification an entry on the journey's path sent about this recipient's
+/// outcome (non-delivery only for bounced/expired; the sender's before the
+/// postmaster's copy).
+fn notification_in_path(g: &Graph, j: &Journey) -> Option<String> {
+    g.notifications
         .iter()
-        .filter(|(_, &orig)| o.path.contains(&hop_name(&g.entries[orig])))
-        .filter_map(|(&n, _)| g.entries[n].queue_id)
+        .filter(|&&(orig, _, _)| j.hops.contains(&orig))
+        .filter(|&&(orig, k, _)| g.entries[orig].notifications[k].concerns(j.o.status))
+        .filter_map(|&(orig, k, n)| {
+            let q = g.entries[n].queue_id?;
+            Some((g.entries[orig].notifications[k].is_postmaster(), g.entries[n].start, q))
+        })
         .min()
-        .map(str::to_owned)
+        .map(|(_, _, q)| q.to_owned())
 }
 
 /// An entry without recipients: its verdict, expiry, or still pending.
@@ -200,20 +235,24 @@ fn apply_rcpt(e: &Entry, rc: &Rcpt, o: &mut Outcome) {
     o.message_id = o.message_id.take().or(owned(e.message_id));
 }
 
-fn follow_rcpt(g: &Graph, i: usize, r: usize, mut o: Outcome, out: &mut Vec<Outcome>, depth: usize) {
+fn follow_rcpt(g: &Graph, i: usize, r: usize, mut j: Journey, out: &mut Vec<Journey>, depth: usize) {
     let e = &g.entries[i];
     let rc = &e.rcpts[r];
-    apply_rcpt(e, rc, &mut o);
+    apply_rcpt(e, rc, &mut j.o);
     let next = g.rcpt_next.get(&(i, r)).or_else(|| g.entry_next.get(&i));
     match next {
-        Some(&n) if depth < MAX_HOPS => follow_entry(g, n, Some(rc.addr), o, out, depth + 1),
-        _ => out.push(o),
+        Some(&n) if depth < MAX_HOPS && !j.hops.contains(&n) => {
+            follow_entry(g, n, Some(rc.addr), j, out, depth + 1)
+        }
+        _ => out.push(j),
     }
 }
 
 /// Continue a journey into entry `n`, for the recipient `addr` of the previous hop.
-fn follow_entry(g: &Graph, n: usize, addr: Option<&str>, mut o: Outcome, out: &mut Vec<Outcome>, depth: usize) {
+fn follow_entry(g: &Graph, n: usize, addr: Option<&str>, mut j: Journey, out: &mut Vec<Journey>, depth: usize) {
     let e = &g.entries[n];
+    j.hops.push(n);
+    let o = &mut j.o;
     o.path.push(hop_name(e));
     if o.message_id.is_none() {
         o.message_id = owned(e.message_id);
@@ -236,13 +275,20 @@ fn follow_entry(g: &Graph, n: usize, addr: Option<&str>, mut o: Outcome, out: &m
         } else if e.expired {
             o.status = Status::Expired;
         } else if e.rcpts.is_empty() && o.status == Status::Sent {
+            // Handed over, no attempt logged yet at the next hop: pending there.
+            // The previous hop's reply is not this hop's.
             o.status = Status::Deferred;
+            o.dsn = None;
+            o.relay = None;
+            o.delay = None;
+            o.response = None;
+            o.finished_at = None;
         }
-        out.push(o);
+        out.push(j);
         return;
     }
     for r in matching {
-        follow_rcpt(g, n, r, o.clone(), out, depth);
+        follow_rcpt(g, n, r, j.clone(), out, depth);
     }
 }
 

@@ -64,8 +64,35 @@ pub(crate) struct Entry<'a> {
     pub expired: bool,
     /// Entry-level hop (amavis `queued_as:`) with the time it was logged.
     pub next: Option<(&'a str, i64)>,
-    /// Notifications (bounce/delay/success) this entry caused, with their time.
-    pub notifications: Vec<(&'a str, i64)>,
+    /// Notifications (bounce/delay/success) this entry caused.
+    pub notifications: Vec<Notice<'a>>,
+}
+
+/// A `bounce` line: `QID: sender non-delivery notification: NEWQID`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Notice<'a> {
+    pub queue_id: &'a str,
+    pub at: i64,
+    /// The words before `notification`: `sender non-delivery`, `sender delay`,
+    /// `sender delivery status`, `postmaster non-delivery`, ...
+    pub what: &'a str,
+}
+
+impl Notice<'_> {
+    /// A non-delivery notification reports the recipients that failed for good;
+    /// delay and delivery-status notifications may concern any recipient.
+    pub fn concerns(&self, status: Status) -> bool {
+        if self.what.ends_with("non-delivery") {
+            matches!(status, Status::Bounced | Status::Expired)
+        } else {
+            true
+        }
+    }
+
+    /// Postmaster copies rank after the notification to the sender.
+    pub fn is_postmaster(&self) -> bool {
+        self.what.starts_with("postmaster")
+    }
 }
 
 /// Order of lines that share a timestamp: the entry's start first, `removed` last,
@@ -94,7 +121,7 @@ pub(crate) fn build_entries<'a>(parsed: &[Parsed<'a>]) -> Vec<Entry<'a>> {
     let mut order: Vec<usize> = (0..parsed.len())
         .filter(|&i| {
             let p = &parsed[i];
-            queue_id_of(p).is_some() || (p.event.kind == Kind::Reject && has_address(&p.event))
+            queue_id_of(p).is_some() || is_refusal(&p.event)
         })
         .collect();
     order.sort_by(|&a, &b| {
@@ -137,8 +164,13 @@ fn queue_id_of<'a>(p: &Parsed<'a>) -> Option<&'a str> {
     p.event.queue_id.or(p.line.queue_id)
 }
 
-fn has_address(e: &Event) -> bool {
-    e.fields.recipient.is_some() || e.fields.sender.is_some() || e.fields.client_ip.is_some()
+/// A refusal without queue ID (`NOQUEUE: reject: ...`, postscreen, proxy-reject) is
+/// a journey of its own; `NOQUEUE: filter/warn/info/...` and `proxy-accept` are not.
+fn is_refusal(e: &Event) -> bool {
+    let f = &e.fields;
+    e.kind == Kind::Reject
+        && f.action.and_then(Status::from_action).is_some()
+        && (f.recipient.is_some() || f.sender.is_some() || f.client_ip.is_some())
 }
 
 /// An entry is closed once its `removed` line was seen: the next line with the
@@ -161,8 +193,13 @@ fn apply<'a>(e: &mut Entry<'a>, i: usize, p: &Parsed<'a>) {
     e.sasl_username = e.sasl_username.or(f.sasl_username);
     e.message_id = e.message_id.or(f.message_id);
     match p.event.kind {
-        Kind::Queued | Kind::Pickup => {
+        Kind::Pickup => {
             e.sender = e.sender.or(f.sender);
+        }
+        Kind::Queued => {
+            // qmgr logs the envelope sender as queued (pickup's `from=<root>` is
+            // the unqualified login name), so it wins over pickup's.
+            e.sender = f.sender.or(e.sender);
             e.size = e.size.or(f.size);
         }
         Kind::Expired => {
@@ -195,7 +232,11 @@ fn apply<'a>(e: &mut Entry<'a>, i: usize, p: &Parsed<'a>) {
         },
         Kind::Notification => {
             if let Some(n) = f.next_queue_id {
-                e.notifications.push((n, p.line.at));
+                e.notifications.push(Notice {
+                    queue_id: n,
+                    at: p.line.at,
+                    what: f.action.unwrap_or(""),
+                });
             }
         }
         Kind::Amavis => {
@@ -222,9 +263,18 @@ fn upsert<'a>(e: &mut Entry<'a>, addr: &'a str, orig: Option<&'a str>, status: S
         next: if status == Status::Sent { next } else { None },
     };
     // Lines arrive here in time order, so the latest attempt wins: a deferral
-    // followed by a delivery reads as sent.
-    match e.rcpts.iter_mut().find(|x| eq_addr(x.addr, addr) && x.orig.map(str::to_ascii_lowercase) == orig.map(str::to_ascii_lowercase)) {
-        Some(x) => *x = Rcpt { orig: orig.or(x.orig), ..r },
+    // followed by a delivery reads as sent. Within the same second (logs with
+    // second resolution) a final status wins over a deferral.
+    let same_orig = |x: &Rcpt| match (x.orig, orig) {
+        (Some(a), Some(b)) => eq_addr(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    };
+    match e.rcpts.iter_mut().find(|x| eq_addr(x.addr, addr) && same_orig(x)) {
+        Some(x) => {
+            if r.at > x.at || x.status.is_pending() || !r.status.is_pending() {
+                *x = Rcpt { orig: orig.or(x.orig), ..r };
+            }
+        }
         None => e.rcpts.push(r),
     }
 }
