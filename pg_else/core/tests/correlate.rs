@@ -56,7 +56,11 @@ fn load(name: &str, files: &[&str]) -> Case {
             };
             let ev = parse_message(program, h.message);
             raws.push(Raw {
-                label: if many { format!("f{}:{}", n + 1, i + 1) } else { format!("{}", i + 1) },
+                label: if many {
+                    format!("f{}:{}", n + 1, i + 1)
+                } else {
+                    format!("{}", i + 1)
+                },
                 at,
                 host: h.host.unwrap_or("-").to_string(),
                 program: program.to_string(),
@@ -75,15 +79,19 @@ fn load(name: &str, files: &[&str]) -> Case {
 fn cases() -> Vec<Case> {
     let dir = corpus_dir();
     let mut out = Vec::new();
-    let mut lm: Vec<String> = std::fs::read_dir(dir.join("lightmeter-controlcenter/individual_files"))
-        .expect("lightmeter-controlcenter/individual_files in the corpus")
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".log"))
-        .collect();
+    let mut lm: Vec<String> =
+        std::fs::read_dir(dir.join("lightmeter-controlcenter/individual_files"))
+            .expect("lightmeter-controlcenter/individual_files in the corpus")
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".log"))
+            .collect();
     lm.sort();
     for n in &lm {
         let stem = n.trim_end_matches(".log");
-        out.push(load(&format!("lightmeter__{stem}"), &[&format!("lightmeter-controlcenter/individual_files/{n}")]));
+        out.push(load(
+            &format!("lightmeter__{stem}"),
+            &[&format!("lightmeter-controlcenter/individual_files/{n}")],
+        ));
     }
     let mut pmg: Vec<String> = std::fs::read_dir(dir.join("pmg-log-tracker"))
         .expect("pmg-log-tracker in the corpus")
@@ -92,9 +100,15 @@ fn cases() -> Vec<Case> {
         .collect();
     pmg.sort();
     for n in &pmg {
-        out.push(load(&format!("pmg__{n}"), &[&format!("pmg-log-tracker/{n}")]));
+        out.push(load(
+            &format!("pmg__{n}"),
+            &[&format!("pmg-log-tracker/{n}")],
+        ));
     }
-    out.push(load("derived__multi_host_relay_interleaved", &["derived/multi_host_relay_interleaved.log"]));
+    out.push(load(
+        "derived__multi_host_relay_interleaved",
+        &["derived/multi_host_relay_interleaved.log"],
+    ));
     out.push(load(
         "lightmeter__29_inbound_relayed_message_both_servers",
         &[
@@ -173,7 +187,11 @@ fn render_case(c: &Case) -> String {
             out.push_str(&format!("# file: {f}\n"));
         }
     }
-    out.push_str(&format!("# {} lines, {} outcomes (review notes: REVIEW.md)\n", lines.len(), outcomes.len()));
+    out.push_str(&format!(
+        "# {} lines, {} outcomes (review notes: REVIEW.md)\n",
+        lines.len(),
+        outcomes.len()
+    ));
     for o in sorted_outcomes(&lines) {
         out.push_str(&o);
         out.push('\n');
@@ -182,14 +200,23 @@ fn render_case(c: &Case) -> String {
         out.push_str(&format!("\n# trace {q}: line, program, queue ID\n"));
         for i in trace(&lines, &q) {
             let r = &c.raws[i];
-            out.push_str(&format!("{} {} {} {}\n", r.label, r.host, r.program, r.queue_id.as_deref().unwrap_or("-")));
+            out.push_str(&format!(
+                "{} {} {} {}\n",
+                r.label,
+                r.host,
+                r.program,
+                r.queue_id.as_deref().unwrap_or("-")
+            ));
         }
     }
     out
 }
 
 fn expected_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/expected-correlate"))
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/expected-correlate"
+    ))
 }
 
 #[test]
@@ -248,11 +275,21 @@ fn correlation_does_not_depend_on_line_order() {
         let want = sorted_outcomes(&lines_of(&refs));
         let mut rev = refs.clone();
         rev.reverse();
-        assert_eq!(sorted_outcomes(&lines_of(&rev)), want, "{}: reversed", c.name);
+        assert_eq!(
+            sorted_outcomes(&lines_of(&rev)),
+            want,
+            "{}: reversed",
+            c.name
+        );
         for seed in [1u64, 7, 42, 0xDEAD_BEEF, 123_456_789] {
             let mut sh = refs.clone();
             shuffle(&mut sh, seed);
-            assert_eq!(sorted_outcomes(&lines_of(&sh)), want, "{}: shuffled, seed {seed}", c.name);
+            assert_eq!(
+                sorted_outcomes(&lines_of(&sh)),
+                want,
+                "{}: shuffled, seed {seed}",
+                c.name
+            );
         }
     }
 }
@@ -262,9 +299,14 @@ fn trace_does_not_depend_on_line_order() {
     for c in cases() {
         let refs: Vec<&Raw> = c.raws.iter().collect();
         let lines = lines_of(&refs);
-        let Some(q) = interesting(&correlate(&lines)) else { continue };
+        let Some(q) = interesting(&correlate(&lines)) else {
+            continue;
+        };
         let labels = |rs: &[&Raw]| {
-            let mut v: Vec<String> = trace(&lines_of(rs), &q).into_iter().map(|i| rs[i].label.clone()).collect();
+            let mut v: Vec<String> = trace(&lines_of(rs), &q)
+                .into_iter()
+                .map(|i| rs[i].label.clone())
+                .collect();
             v.sort();
             v
         };

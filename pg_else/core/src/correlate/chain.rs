@@ -60,12 +60,21 @@ fn owned(s: Option<&str>) -> Option<String> {
 
 /// Pick the entry with queue ID `qid` that starts closest to `at` inside the hop
 /// window, preferring the same host.
-fn find_hop(entries: &[Entry], idx: &HashMap<&str, Vec<usize>>, qid: &str, at: i64, host: &str, not: usize) -> Option<usize> {
+fn find_hop(
+    entries: &[Entry],
+    idx: &HashMap<&str, Vec<usize>>,
+    qid: &str,
+    at: i64,
+    host: &str,
+    not: usize,
+) -> Option<usize> {
     idx.get(qid)?
         .iter()
         .copied()
         .filter(|&j| j != not)
-        .filter(|&j| entries[j].start >= at - HOP_BEFORE_US && entries[j].start <= at + HOP_AFTER_US)
+        .filter(|&j| {
+            entries[j].start >= at - HOP_BEFORE_US && entries[j].start <= at + HOP_AFTER_US
+        })
         .min_by_key(|&j| (entries[j].host != host, (entries[j].start - at).abs()))
 }
 
@@ -81,12 +90,18 @@ fn build_graph<'a>(entries: Vec<Entry<'a>>) -> Graph<'a> {
     };
     for (i, e) in entries.iter().enumerate() {
         for (r, rc) in e.rcpts.iter().enumerate() {
-            if let Some(n) = rc.next.and_then(|q| find_hop(&entries, &idx, q, rc.at, e.host, i)) {
+            if let Some(n) = rc
+                .next
+                .and_then(|q| find_hop(&entries, &idx, q, rc.at, e.host, i))
+            {
                 g.rcpt_next.insert((i, r), n);
                 g.has_parent[n] = true;
             }
         }
-        if let Some(n) = e.next.and_then(|(q, at)| find_hop(&entries, &idx, q, at, e.host, i)) {
+        if let Some(n) = e
+            .next
+            .and_then(|(q, at)| find_hop(&entries, &idx, q, at, e.host, i))
+        {
             g.entry_next.insert(i, n);
             g.has_parent[n] = true;
         }
@@ -130,11 +145,16 @@ pub fn correlate(lines: &[Line]) -> Vec<Outcome> {
             finished_at: None,
             path: Vec::new(),
             notification: None,
-            notification_of: g.notification_of.get(&i).and_then(|&o| owned(g.entries[o].queue_id)),
+            notification_of: g
+                .notification_of
+                .get(&i)
+                .and_then(|&o| owned(g.entries[o].queue_id)),
         };
         let mut done: Vec<Journey> = Vec::new();
-        let start = Journey { o: base, hops: vec![i] };
-        let mut start = start;
+        let mut start = Journey {
+            o: base,
+            hops: vec![i],
+        };
         start.o.path.push(hop_name(e));
         if e.rcpts.is_empty() {
             match g.entry_next.get(&i) {
@@ -195,7 +215,11 @@ fn notification_in_path(g: &Graph, j: &Journey) -> Option<String> {
         .filter(|&&(orig, k, _)| g.entries[orig].notifications[k].concerns(j.o.status))
         .filter_map(|&(orig, k, n)| {
             let q = g.entries[n].queue_id?;
-            Some((g.entries[orig].notifications[k].is_postmaster(), g.entries[n].start, q))
+            Some((
+                g.entries[orig].notifications[k].is_postmaster(),
+                g.entries[n].start,
+                q,
+            ))
         })
         .min()
         .map(|(_, _, q)| q.to_owned())
@@ -235,7 +259,14 @@ fn apply_rcpt(e: &Entry, rc: &Rcpt, o: &mut Outcome) {
     o.message_id = o.message_id.take().or(owned(e.message_id));
 }
 
-fn follow_rcpt(g: &Graph, i: usize, r: usize, mut j: Journey, out: &mut Vec<Journey>, depth: usize) {
+fn follow_rcpt(
+    g: &Graph,
+    i: usize,
+    r: usize,
+    mut j: Journey,
+    out: &mut Vec<Journey>,
+    depth: usize,
+) {
     let e = &g.entries[i];
     let rc = &e.rcpts[r];
     apply_rcpt(e, rc, &mut j.o);
@@ -249,7 +280,14 @@ fn follow_rcpt(g: &Graph, i: usize, r: usize, mut j: Journey, out: &mut Vec<Jour
 }
 
 /// Continue a journey into entry `n`, for the recipient `addr` of the previous hop.
-fn follow_entry(g: &Graph, n: usize, addr: Option<&str>, mut j: Journey, out: &mut Vec<Journey>, depth: usize) {
+fn follow_entry(
+    g: &Graph,
+    n: usize,
+    addr: Option<&str>,
+    mut j: Journey,
+    out: &mut Vec<Journey>,
+    depth: usize,
+) {
     let e = &g.entries[n];
     j.hops.push(n);
     let o = &mut j.o;
@@ -260,7 +298,8 @@ fn follow_entry(g: &Graph, n: usize, addr: Option<&str>, mut j: Journey, out: &m
     let matching: Vec<usize> = match addr {
         Some(a) => (0..e.rcpts.len())
             .filter(|&r| {
-                e.rcpts[r].addr.eq_ignore_ascii_case(a) || e.rcpts[r].orig.is_some_and(|x| x.eq_ignore_ascii_case(a))
+                e.rcpts[r].addr.eq_ignore_ascii_case(a)
+                    || e.rcpts[r].orig.is_some_and(|x| x.eq_ignore_ascii_case(a))
             })
             .collect(),
         None => (0..e.rcpts.len()).collect(),

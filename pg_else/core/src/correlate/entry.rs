@@ -111,7 +111,10 @@ fn rank(kind: Kind) -> u8 {
 pub(crate) fn parse_all<'a>(lines: &[Line<'a>]) -> Vec<Parsed<'a>> {
     lines
         .iter()
-        .map(|l| Parsed { line: *l, event: parse_message(l.program, l.message) })
+        .map(|l| Parsed {
+            line: *l,
+            event: parse_message(l.program, l.message),
+        })
         .collect()
 }
 
@@ -126,8 +129,20 @@ pub(crate) fn build_entries<'a>(parsed: &[Parsed<'a>]) -> Vec<Entry<'a>> {
         .collect();
     order.sort_by(|&a, &b| {
         let (pa, pb) = (&parsed[a], &parsed[b]);
-        (pa.line.host, queue_id_of(pa), pa.line.at, rank(pa.event.kind), pa.line.message)
-            .cmp(&(pb.line.host, queue_id_of(pb), pb.line.at, rank(pb.event.kind), pb.line.message))
+        (
+            pa.line.host,
+            queue_id_of(pa),
+            pa.line.at,
+            rank(pa.event.kind),
+            pa.line.message,
+        )
+            .cmp(&(
+                pb.line.host,
+                queue_id_of(pb),
+                pb.line.at,
+                rank(pb.event.kind),
+                pb.line.message,
+            ))
     });
 
     let mut entries = Vec::new();
@@ -136,7 +151,9 @@ pub(crate) fn build_entries<'a>(parsed: &[Parsed<'a>]) -> Vec<Entry<'a>> {
         let p = &parsed[i];
         let qid = queue_id_of(p);
         let continues = match (&current, qid) {
-            (Some(e), Some(q)) => e.host == p.line.host && e.queue_id == Some(q) && !closed(e, parsed),
+            (Some(e), Some(q)) => {
+                e.host == p.line.host && e.queue_id == Some(q) && !closed(e, parsed)
+            }
             _ => false,
         };
         if !continues {
@@ -176,7 +193,9 @@ fn is_refusal(e: &Event) -> bool {
 /// An entry is closed once its `removed` line was seen: the next line with the
 /// same queue ID belongs to a new message (queue-ID reuse).
 fn closed(e: &Entry, parsed: &[Parsed]) -> bool {
-    e.lines.last().is_some_and(|&i| parsed[i].event.kind == Kind::Removed)
+    e.lines
+        .last()
+        .is_some_and(|&i| parsed[i].event.kind == Kind::Removed)
 }
 
 fn eq_addr(a: &str, b: &str) -> bool {
@@ -207,25 +226,38 @@ fn apply<'a>(e: &mut Entry<'a>, i: usize, p: &Parsed<'a>) {
             e.expired = true;
         }
         Kind::Delivery => {
-            let status = f.status.and_then(Status::from_postfix).unwrap_or(Status::Deferred);
+            let status = f
+                .status
+                .and_then(Status::from_postfix)
+                .unwrap_or(Status::Deferred);
             if let Some(addr) = f.recipient {
                 upsert(e, addr, f.orig_recipient, status, p, f.next_queue_id);
             }
         }
         Kind::Reject => {
-            let Some(status) = f.action.and_then(Status::from_action) else { return };
+            let Some(status) = f.action.and_then(Status::from_action) else {
+                return;
+            };
             e.sender = e.sender.or(f.sender);
             let per_recipient = f.stage == Some("RCPT") && e.queue_id.is_some();
             if let Some(addr) = f.recipient {
                 upsert(e, addr, None, status, p, None);
             }
             if !per_recipient {
-                e.verdict = Some(Verdict { status, dsn: f.dsn, response: f.response });
+                e.verdict = Some(Verdict {
+                    status,
+                    dsn: f.dsn,
+                    response: f.response,
+                });
             }
         }
         Kind::Postsuper => match f.action {
             Some("hold") | Some("placed on hold") => {
-                e.verdict = Some(Verdict { status: Status::Held, dsn: None, response: Some("placed on hold") })
+                e.verdict = Some(Verdict {
+                    status: Status::Held,
+                    dsn: None,
+                    response: Some("placed on hold"),
+                })
             }
             Some("release") | Some("released from hold") => e.verdict = None,
             _ => {}
@@ -249,7 +281,14 @@ fn apply<'a>(e: &mut Entry<'a>, i: usize, p: &Parsed<'a>) {
     }
 }
 
-fn upsert<'a>(e: &mut Entry<'a>, addr: &'a str, orig: Option<&'a str>, status: Status, p: &Parsed<'a>, next: Option<&'a str>) {
+fn upsert<'a>(
+    e: &mut Entry<'a>,
+    addr: &'a str,
+    orig: Option<&'a str>,
+    status: Status,
+    p: &Parsed<'a>,
+    next: Option<&'a str>,
+) {
     let f = &p.event.fields;
     let r = Rcpt {
         addr,
@@ -269,10 +308,17 @@ fn upsert<'a>(e: &mut Entry<'a>, addr: &'a str, orig: Option<&'a str>, status: S
         (Some(a), Some(b)) => eq_addr(a, b),
         (a, b) => a.is_none() && b.is_none(),
     };
-    match e.rcpts.iter_mut().find(|x| eq_addr(x.addr, addr) && same_orig(x)) {
+    match e
+        .rcpts
+        .iter_mut()
+        .find(|x| eq_addr(x.addr, addr) && same_orig(x))
+    {
         Some(x) => {
             if r.at > x.at || x.status.is_pending() || !r.status.is_pending() {
-                *x = Rcpt { orig: orig.or(x.orig), ..r };
+                *x = Rcpt {
+                    orig: orig.or(x.orig),
+                    ..r
+                };
             }
         }
         None => e.rcpts.push(r),

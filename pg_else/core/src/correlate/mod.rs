@@ -19,3 +19,6 @@ mod status;
 pub use chain::{correlate, trace, Outcome};
 pub use entry::Line;
 pub use status::Status;
+
+#[cfg(test)]
+mod tests;
