@@ -129,7 +129,7 @@ pub fn correlate(lines: &[Line]) -> Vec<Outcome> {
             received_at: e.start,
             host: e.host.to_owned(),
             queue_id: owned(e.queue_id),
-            sender: owned(e.sender),
+            sender: owned(e.sender.or(e.sender_hint)),
             recipient: None,
             orig_recipient: None,
             status: Status::Deferred,
@@ -255,7 +255,7 @@ fn apply_rcpt(e: &Entry, rc: &Rcpt, o: &mut Outcome) {
     o.delay = rc.delay;
     o.response = owned(rc.response);
     o.finished_at = Some(rc.at);
-    o.sender = o.sender.take().or(owned(e.sender));
+    o.sender = o.sender.take().or(owned(e.sender.or(e.sender_hint)));
     o.message_id = o.message_id.take().or(owned(e.message_id));
 }
 
@@ -275,7 +275,20 @@ fn follow_rcpt(
         Some(&n) if depth < MAX_HOPS && !j.hops.contains(&n) => {
             follow_entry(g, n, Some(rc.addr), j, out, depth + 1)
         }
-        _ => out.push(j),
+        _ => {
+            // Handed to a content filter that blocked it: "sent" to the filter,
+            // but what happened to the message is the filter's verdict (amavis
+            // answers `... BOUNCE` when it bounces, else it discarded).
+            if e.blocked && j.o.status == Status::Sent {
+                let bounce = rc.response.is_some_and(|r| r.contains("BOUNCE"));
+                j.o.status = if bounce {
+                    Status::Bounced
+                } else {
+                    Status::Discarded
+                };
+            }
+            out.push(j)
+        }
     }
 }
 

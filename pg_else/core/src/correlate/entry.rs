@@ -57,11 +57,16 @@ pub(crate) struct Entry<'a> {
     pub client_name: Option<&'a str>,
     pub sasl_username: Option<&'a str>,
     pub sender: Option<&'a str>,
+    /// A sender from a line other than Postfix's own (amavis), used only when no
+    /// Postfix line names one.
+    pub sender_hint: Option<&'a str>,
     pub size: Option<i64>,
     pub message_id: Option<&'a str>,
     pub rcpts: Vec<Rcpt<'a>>,
     pub verdict: Option<Verdict<'a>>,
     pub expired: bool,
+    /// The content filter (amavis `Blocked ...`) kept the message it was handed.
+    pub blocked: bool,
     /// Entry-level hop (amavis `queued_as:`) with the time it was logged.
     pub next: Option<(&'a str, i64)>,
     /// Notifications (bounce/delay/success) this entry caused.
@@ -272,8 +277,14 @@ fn apply<'a>(e: &mut Entry<'a>, i: usize, p: &Parsed<'a>) {
             }
         }
         Kind::Amavis => {
+            // amavis repeats the envelope; it is the only sender known when the
+            // qmgr line of a re-injected message is not at hand.
+            e.sender_hint = e.sender_hint.or(f.sender);
             if let Some(n) = f.next_queue_id {
                 e.next = Some((n, p.line.at));
+            }
+            if f.action == Some("Blocked") {
+                e.blocked = true;
             }
         }
         Kind::Exchange => apply_exchange(e, p),

@@ -324,3 +324,28 @@ fn postscreen_reject_is_a_journey() {
         (Status::Rejected, Some("5.7.1"), Some("192.0.2.7"))
     );
 }
+
+#[test]
+fn content_filter_block_reads_discarded() {
+    let o = one(&[
+        (0, "mx", SMTPD, "A1B2C3D4E5: client=a.example[192.0.2.1]"),
+        (0, "mx", QMGR, "A1B2C3D4E5: from=<a@example.org>, size=100, nrcpt=1 (queue active)"),
+        (3, "mx", "amavis", "(02279-04) Blocked SPAM {DiscardedInbound}, [192.0.2.1]:6101 [192.0.2.1] <a@example.org> -> <b@example.net>, Queue-ID: A1B2C3D4E5, Message-ID: <m@example.org>, mail_id: 6aLEkMwQa8H2, Hits: 25.1, size: 888, 80 ms"),
+        (3, "mx", SMTP, "A1B2C3D4E5: to=<b@example.net>, relay=127.0.0.1[127.0.0.1]:10024, delay=3, delays=0/0/0/3, dsn=2.7.0, status=sent (250 2.7.0 Ok, discarded, id=02279-04 - spam)"),
+        (3, "mx", QMGR, "A1B2C3D4E5: removed"),
+    ]);
+    assert_eq!(o.status, Status::Discarded);
+}
+
+#[test]
+fn amavis_names_the_sender_when_qmgr_does_not() {
+    let o = one(&[
+        (3, "mx", "amavis", "(02279-04) Passed CLEAN {RelayedInbound}, [192.0.2.1]:6101 [192.0.2.1] <a@example.org> -> <b@example.net>, Queue-ID: A1B2C3D4E5, Message-ID: <m@example.org>, mail_id: 6aLEkMwQa8H2, Hits: -, size: 888, queued_as: B1B2C3D4E5, 80 ms"),
+        (3, "mx", SMTP, "A1B2C3D4E5: to=<b@example.net>, relay=127.0.0.1[127.0.0.1]:10024, delay=3, delays=0/0/0/3, dsn=2.0.0, status=sent (250 2.0.0 from MTA(smtp:[127.0.0.1]:10025): 250 2.0.0 Ok: queued as B1B2C3D4E5)"),
+        (3, "mx", SMTPD, "B1B2C3D4E5: client=localhost[127.0.0.1]"),
+        (4, "mx", "postfix/lmtp", "B1B2C3D4E5: to=<b@example.net>, relay=mail[private/dovecot-lmtp], delay=0.1, delays=0/0/0/0.1, dsn=2.0.0, status=sent (250 2.0.0 Saved)"),
+    ]);
+    assert_eq!(o.sender.as_deref(), Some("a@example.org"));
+    assert_eq!(o.path, ["mx:A1B2C3D4E5", "mx:B1B2C3D4E5"]);
+    assert_eq!(o.status, Status::Sent);
+}
