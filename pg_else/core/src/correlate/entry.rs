@@ -264,7 +264,13 @@ fn apply<'a>(e: &mut Entry<'a>, i: usize, p: &Parsed<'a>) {
                     response: Some("placed on hold"),
                 })
             }
-            Some("release") | Some("released from hold") => e.verdict = None,
+            Some("release") | Some("released from hold") => {
+                // Back in the queue: pending until its next delivery attempt.
+                e.verdict = None;
+                for r in e.rcpts.iter_mut().filter(|r| r.status == Status::Held) {
+                    r.status = Status::Deferred;
+                }
+            }
             _ => {}
         },
         Kind::Notification => {

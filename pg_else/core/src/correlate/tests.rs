@@ -349,3 +349,29 @@ fn amavis_names_the_sender_when_qmgr_does_not() {
     assert_eq!(o.path, ["mx:A1B2C3D4E5", "mx:B1B2C3D4E5"]);
     assert_eq!(o.status, Status::Sent);
 }
+
+#[test]
+fn held_message_reads_held_until_released_and_delivered() {
+    let held = [
+        (0, "mx", SMTPD, "A1B2C3D4E5: client=a.example[192.0.2.1]"),
+        (0, "mx", "postfix/cleanup", "A1B2C3D4E5: hold: header Subject: invoice from a.example[192.0.2.1]; from=<a@example.org> to=<b@example.net> proto=ESMTP helo=<a.example>: Subject: invoice"),
+    ];
+    let o = one(&held);
+    assert_eq!(
+        (o.status, o.recipient.as_deref()),
+        (Status::Held, Some("b@example.net"))
+    );
+    let mut released = held.to_vec();
+    released.push((
+        60,
+        "mx",
+        "postfix/postsuper",
+        "A1B2C3D4E5: released from hold",
+    ));
+    assert_eq!(one(&released).status, Status::Deferred);
+    released.extend([
+        (61, "mx", QMGR, "A1B2C3D4E5: from=<a@example.org>, size=100, nrcpt=1 (queue active)"),
+        (62, "mx", SMTP, "A1B2C3D4E5: to=<b@example.net>, relay=mx.example.net[198.51.100.1]:25, delay=62, delays=61/0/1/0, dsn=2.0.0, status=sent (250 2.0.0 Ok)"),
+    ]);
+    assert_eq!(one(&released).status, Status::Sent);
+}
