@@ -2,7 +2,9 @@
 //! rsyslogd instances, each in its own temporary folder on a free loopback port,
 //! stopped by PID / pg_ctl on drop (also when a test panics).
 
+pub mod omelse;
 pub mod pg;
+pub mod rsyslog;
 pub mod sys;
 
 /// Path of the shared test corpus (`../shared/corpus` beside the checkout).

@@ -33,6 +33,16 @@ impl Cluster {
 
     /// initdb + start with extra `-c name=value` settings.
     pub fn start_with(settings: &[&str]) -> Cluster {
+        let c = Self::start_plain(settings);
+        let mut client = c.connect();
+        client.batch_execute("CREATE EXTENSION pg_else").expect(
+            "CREATE EXTENSION pg_else failed: is the extension installed (scripts/setup or scripts/test install it)?",
+        );
+        c
+    }
+
+    /// initdb + start without creating the extension (omelse raw-speed tests).
+    pub fn start_plain(settings: &[&str]) -> Cluster {
         require(&format!("{PGBIN}/initdb"), "postgresql-15");
         let dir = tempfile::Builder::new().prefix("else-pg-").tempdir().expect("tempdir");
         // The postgres user must be able to reach the folder.
@@ -46,10 +56,6 @@ impl Cluster {
         let mut c = Cluster { dir, port: free_port(), running: false };
         c.settings(settings);
         c.pg_start();
-        let mut client = c.connect();
-        client.batch_execute("CREATE EXTENSION pg_else").expect(
-            "CREATE EXTENSION pg_else failed: is the extension installed (scripts/setup or scripts/test install it)?",
-        );
         c
     }
 

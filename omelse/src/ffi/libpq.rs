@@ -96,9 +96,10 @@ impl Conn {
         self.0.as_ptr()
     }
 
+    /// CONNECTION_BAD (1); while connecting the status is "started" etc.
     pub fn is_bad(&self) -> bool {
         // SAFETY: live connection handle (for all methods below).
-        unsafe { PQstatus(self.p()) != 0 }
+        unsafe { PQstatus(self.p()) == 1 }
     }
 
     pub fn connect_poll(&mut self) -> Poll {
