@@ -121,16 +121,21 @@ impl Worker {
             encode::push_row(&mut self.buf, line);
             n += 1;
         }
-        if self.session.is_none() {
+        let fresh = self.session.is_none();
+        if fresh {
             if let Err(e) = self.connect() {
                 return self.went_down(e);
             }
         }
-        let res = {
-            let s = &*self.shared;
-            let session = self.session.as_mut().expect("connected above");
-            session.copy(&s.copy_sql, &self.buf, s.statement_deadline())
-        };
+        let mut res = self.copy();
+        if matches!(&res, Err(DbError::Lost(_) | DbError::Server { .. })) && !fresh && !res_is_data(&res) {
+            // An older session may simply be stale (server restarted, backend
+            // terminated, idle timeout): one fresh connection before telling
+            // rsyslog the database is down. A re-sent batch is deduplicated
+            // by the database side if the first attempt did commit.
+            Stats::add(&self.shared.stats.reconnects, 1);
+            res = self.connect().and_then(|()| self.copy());
+        }
         let stats = &self.shared.stats;
         let out = match res {
             Ok(()) => {
@@ -181,6 +186,12 @@ impl Worker {
         }
     }
 
+    fn copy(&mut self) -> Result<(), DbError> {
+        let s = &*self.shared;
+        let session = self.session.as_mut().expect("connected before copy");
+        session.copy(&s.copy_sql, &self.buf, s.statement_deadline())
+    }
+
     fn connect(&mut self) -> Result<(), DbError> {
         self.session = None;
         let s = &*self.shared;
@@ -212,4 +223,8 @@ impl Worker {
             ));
         }
     }
+}
+
+fn res_is_data(r: &Result<(), DbError>) -> bool {
+    r.as_ref().err().is_some_and(DbError::is_data)
 }
