@@ -1,0 +1,37 @@
+//! Mail server -> backend over RELP with the shipped configs
+//! (mailserver-forward-relp.conf -> else-backend-relp.conf -> omelse ->
+//! PostgreSQL): every numbered line arrives exactly once.
+use else_tests::omelse::{assert_exactly_once, Target};
+use else_tests::rsyslog::{shipped_conf, Rsyslogd, Setup};
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[test]
+fn forwarded_over_relp_exactly_once() {
+    const N: u64 = 20_000;
+    let db = Target::start();
+    let backend_setup = Setup::new(&db.conninfo());
+    let _backend = Rsyslogd::start(
+        &backend_setup,
+        &shipped_conf("else-backend-relp.conf"),
+        backend_setup.relp_port,
+        None,
+    );
+    let mut fwd_setup = Setup::new("");
+    fwd_setup.set("ELSE_RELP_PORT", &backend_setup.relp_port.to_string());
+    let sock = PathBuf::from(fwd_setup.get("ELSE_LOG_SOCKET"));
+    let _fwd = Rsyslogd::start(&fwd_setup, &shipped_conf("mailserver-forward-relp.conf"), 0, Some(&sock));
+
+    // Postfix writes "<PRI>TIMESTAMP TAG: msg" to the local log socket.
+    let s = UnixDatagram::unbound().unwrap();
+    for n in 0..N {
+        let line = format!("<22>Nov 29 04:05:06 postfix/smtpd[{}]: {n:010X}: client=relay.example.org, seq={n}", 1000 + n % 50);
+        s.send_to(line.as_bytes(), &sock).unwrap();
+    }
+    let stats = db.wait_for_lines(N as i64, Duration::from_secs(300));
+    if stats.1 != N as i64 {
+        eprintln!("backend:\n{}\nforwarder:\n{}", backend_setup.diagnostics(), fwd_setup.diagnostics());
+    }
+    assert_exactly_once("forwarded over RELP", N as i64, stats);
+}
