@@ -58,6 +58,7 @@ impl Setup {
             ("ELSE_LOGFILE".into(), p("rsyslogd.log")),
             ("ELSE_ERRORFILE".into(), p("omelse-errors.json")),
             ("ELSE_LOG_SOCKET".into(), p("log.sock")),
+            ("ELSE_STATSFILE".into(), p("impstats.log")),
             ("ELSE_RELP_TARGET".into(), "127.0.0.1".into()),
             ("ELSE_RELP_ADDRESS".into(), "127.0.0.1".into()),
         ];

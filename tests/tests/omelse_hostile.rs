@@ -20,6 +20,7 @@ global(workDirectory=`echo $ELSE_WORKDIR` processInternalMessages="on" maxMessag
        parser.escapeControlCharactersOnReceive="off")
 module(load=`echo $ELSE_OMELSE_SO`)
 module(load="imtcp")
+module(load="impstats" interval="1" log.syslog="off" log.file=`echo $ELSE_STATSFILE`)
 input(type="imtcp" address="127.0.0.1" port=`echo $ELSE_TCP_PORT` ruleset="r")
 if $programname startswith "rsyslogd" then action(type="omfile" file=`echo $ELSE_LOGFILE`)
 ruleset(name="r") {
@@ -108,4 +109,15 @@ fn hostile_lines_stored_faithfully() {
         .get(0);
     assert_eq!(seqs, normal, "neighbouring normal lines");
     assert!(setup.errorfile().is_empty(), "nothing refused: {}", setup.errorfile());
+    // impstats reports omelse's counters.
+    let stats_file = setup.get("ELSE_STATSFILE");
+    let mut stats = String::new();
+    for _ in 0..50 {
+        stats = std::fs::read_to_string(&stats_file).unwrap_or_default();
+        if stats.contains(&format!("lines.written={want}")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(stats.contains(&format!("omelse: origin=omelse lines.written={want}")), "impstats:\n{stats}");
 }
