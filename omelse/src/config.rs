@@ -7,7 +7,8 @@ use std::ffi::CString;
 pub const DEFAULT_TEMPLATE_NAME: &str = " OmElseFmt";
 /// Its text, in rsyslog's legacy template syntax (quoted). Layout contract:
 /// `AT SP HOST SP TAG SP MSG` - see `encode`. A user template must keep it.
-pub const DEFAULT_TEMPLATE_LINE: &str = "\"%timereported:::date-rfc3339% %hostname% %syslogtag% %msg%\"";
+pub const DEFAULT_TEMPLATE_LINE: &str =
+    "\"%timereported:::date-rfc3339% %hostname% %syslogtag% %msg%\"";
 
 pub const DEFAULT_TABLE: &str = "maillog.inbox";
 pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30_000;
@@ -49,11 +50,17 @@ impl std::fmt::Debug for ActionConfig {
 impl ActionConfig {
     /// Validate; `conninfo_ok` checks the libpq syntax (injected so this
     /// stays testable without libpq).
-    pub fn from_raw(raw: RawParams, conninfo_ok: impl Fn(&str) -> bool) -> Result<Self, ConfigError> {
+    pub fn from_raw(
+        raw: RawParams,
+        conninfo_ok: impl Fn(&str) -> bool,
+    ) -> Result<Self, ConfigError> {
         let conninfo = raw.conninfo.ok_or(ConfigError::Missing("conninfo"))?;
         if conninfo.contains('\0') || !conninfo_ok(&conninfo) {
             // libpq's own message may quote parts of the string (a password).
-            return Err(invalid("conninfo", "not a valid libpq connection string (details withheld: it may contain a password)"));
+            return Err(invalid(
+                "conninfo",
+                "not a valid libpq connection string (details withheld: it may contain a password)",
+            ));
         }
         let table = raw.table.unwrap_or_else(|| DEFAULT_TABLE.to_owned());
         check_table(&table)?;
@@ -66,8 +73,16 @@ impl ActionConfig {
             conninfo,
             template: raw.template,
             table,
-            statement_timeout_ms: millis("statementtimeout", raw.statement_timeout, DEFAULT_STATEMENT_TIMEOUT_MS)?,
-            connect_timeout_ms: millis("connecttimeout", raw.connect_timeout, DEFAULT_CONNECT_TIMEOUT_MS)?,
+            statement_timeout_ms: millis(
+                "statementtimeout",
+                raw.statement_timeout,
+                DEFAULT_STATEMENT_TIMEOUT_MS,
+            )?,
+            connect_timeout_ms: millis(
+                "connecttimeout",
+                raw.connect_timeout,
+                DEFAULT_CONNECT_TIMEOUT_MS,
+            )?,
         })
     }
 
@@ -78,12 +93,20 @@ impl ActionConfig {
 
     /// `COPY <table> (at, host, tag, msg) FROM STDIN` (text format).
     pub fn copy_sql(&self) -> CString {
-        CString::new(format!("COPY {} (at, host, tag, msg) FROM STDIN", self.table)).expect("validated table name")
+        CString::new(format!(
+            "COPY {} (at, host, tag, msg) FROM STDIN",
+            self.table
+        ))
+        .expect("validated table name")
     }
 
     /// Session setup, run once per connection (server-side timeout).
     pub fn setup_sql(&self) -> CString {
-        CString::new(format!("SET statement_timeout = {}", self.statement_timeout_ms)).expect("no NUL")
+        CString::new(format!(
+            "SET statement_timeout = {}",
+            self.statement_timeout_ms
+        ))
+        .expect("no NUL")
     }
 
     /// libpq keyword/value pairs for `PQconnectStartParams(expand_dbname=1)`.
@@ -98,20 +121,31 @@ impl ActionConfig {
             ("client_encoding", "UTF8"),
         ]
         .iter()
-        .map(|(k, v)| (CString::new(*k).expect("static"), CString::new(*v).expect("checked for NUL")))
+        .map(|(k, v)| {
+            (
+                CString::new(*k).expect("static"),
+                CString::new(*v).expect("checked for NUL"),
+            )
+        })
         .collect()
     }
 }
 
 fn invalid(param: &'static str, reason: &str) -> ConfigError {
-    ConfigError::Invalid { param, reason: reason.to_owned() }
+    ConfigError::Invalid {
+        param,
+        reason: reason.to_owned(),
+    }
 }
 
 fn millis(param: &'static str, v: Option<i64>, default: u64) -> Result<u64, ConfigError> {
     match v {
         None => Ok(default),
         Some(n) if (0..=86_400_000).contains(&n) => Ok(n as u64),
-        Some(_) => Err(invalid(param, "must be between 0 and 86400000 (milliseconds)")),
+        Some(_) => Err(invalid(
+            param,
+            "must be between 0 and 86400000 (milliseconds)",
+        )),
     }
 }
 
@@ -120,14 +154,19 @@ fn check_table(t: &str) -> Result<(), ConfigError> {
     let ident = |s: &str| {
         !s.is_empty()
             && s.len() <= 63
-            && s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && s.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
             && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
     };
     let parts: Vec<&str> = t.split('.').collect();
     if parts.len() <= 2 && parts.iter().all(|p| ident(p)) {
         Ok(())
     } else {
-        Err(invalid("table", "expected name or schema.name (letters, digits, underscore)"))
+        Err(invalid(
+            "table",
+            "expected name or schema.name (letters, digits, underscore)",
+        ))
     }
 }
 
@@ -136,7 +175,10 @@ mod tests {
     use super::*;
 
     fn raw() -> RawParams {
-        RawParams { conninfo: Some("host=h password=secret".into()), ..Default::default() }
+        RawParams {
+            conninfo: Some("host=h password=secret".into()),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -144,8 +186,14 @@ mod tests {
         let c = ActionConfig::from_raw(raw(), |_| true).unwrap();
         assert_eq!(c.table, "maillog.inbox");
         assert_eq!(c.template_name(), DEFAULT_TEMPLATE_NAME);
-        assert_eq!(c.copy_sql().to_str().unwrap(), "COPY maillog.inbox (at, host, tag, msg) FROM STDIN");
-        assert_eq!(c.setup_sql().to_str().unwrap(), "SET statement_timeout = 30000");
+        assert_eq!(
+            c.copy_sql().to_str().unwrap(),
+            "COPY maillog.inbox (at, host, tag, msg) FROM STDIN"
+        );
+        assert_eq!(
+            c.setup_sql().to_str().unwrap(),
+            "SET statement_timeout = 30000"
+        );
         let p = c.conn_params();
         assert_eq!(p[2].1.to_str().unwrap(), "host=h password=secret");
         assert_eq!(p[1].1.to_str().unwrap(), "5");
@@ -161,11 +209,35 @@ mod tests {
     fn rejects_bad_values_naming_the_parameter() {
         let e = ActionConfig::from_raw(raw(), |_| false).unwrap_err();
         assert!(e.to_string().contains("'conninfo'") && !e.to_string().contains("secret"));
-        let e = ActionConfig::from_raw(RawParams { table: Some("x; drop".into()), ..raw() }, |_| true).unwrap_err();
+        let e = ActionConfig::from_raw(
+            RawParams {
+                table: Some("x; drop".into()),
+                ..raw()
+            },
+            |_| true,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("'table'"));
-        let e = ActionConfig::from_raw(RawParams { statement_timeout: Some(-1), ..raw() }, |_| true).unwrap_err();
+        let e = ActionConfig::from_raw(
+            RawParams {
+                statement_timeout: Some(-1),
+                ..raw()
+            },
+            |_| true,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("'statementtimeout'"));
-        assert_eq!(ActionConfig::from_raw(RawParams::default(), |_| true).unwrap_err(), ConfigError::Missing("conninfo"));
-        assert!(ActionConfig::from_raw(RawParams { table: Some("inbox_2".into()), ..raw() }, |_| true).is_ok());
+        assert_eq!(
+            ActionConfig::from_raw(RawParams::default(), |_| true).unwrap_err(),
+            ConfigError::Missing("conninfo")
+        );
+        assert!(ActionConfig::from_raw(
+            RawParams {
+                table: Some("inbox_2".into()),
+                ..raw()
+            },
+            |_| true
+        )
+        .is_ok());
     }
 }

@@ -2,7 +2,9 @@
 //! Every wait goes through `poll` with a deadline, so nothing here can block
 //! a worker thread longer than the configured timeouts.
 use crate::error::DbError;
-use crate::ffi::libpq::{self, Conn, Poll, Ready, PGRES_COMMAND_OK, PGRES_COPY_IN, PGRES_TUPLES_OK};
+use crate::ffi::libpq::{
+    self, Conn, Poll, Ready, PGRES_COMMAND_OK, PGRES_COPY_IN, PGRES_TUPLES_OK,
+};
 use std::ffi::{CStr, CString};
 use std::time::Instant;
 
@@ -15,7 +17,11 @@ pub struct Session {
 }
 
 /// Connect, then run `setup` (which doubles as the liveness check).
-pub fn connect(params: &[(CString, CString)], setup: &CStr, deadline: Instant) -> Result<Session, DbError> {
+pub fn connect(
+    params: &[(CString, CString)],
+    setup: &CStr,
+    deadline: Instant,
+) -> Result<Session, DbError> {
     let mut conn = Conn::start(params).ok_or_else(|| DbError::Connect("out of memory".into()))?;
     if conn.is_bad() {
         return Err(DbError::Connect(conn.error_message()));
@@ -27,7 +33,12 @@ pub fn connect(params: &[(CString, CString)], setup: &CStr, deadline: Instant) -
             Poll::Ok => break,
             Poll::Failed => return Err(DbError::Connect(conn.error_message())),
             Poll::Reading | Poll::Writing => {
-                match libpq::wait_socket(conn.socket(), state == Poll::Reading, state == Poll::Writing, deadline) {
+                match libpq::wait_socket(
+                    conn.socket(),
+                    state == Poll::Reading,
+                    state == Poll::Writing,
+                    deadline,
+                ) {
                     Ready::TimedOut => return Err(DbError::Timeout("connecting")),
                     Ready::Interrupted => return Err(DbError::Interrupted),
                     _ => {}
@@ -62,7 +73,10 @@ impl Session {
         self.flush(deadline)?;
         let first = self.result(deadline)?.ok_or_else(|| self.lost())?;
         if first.status() != PGRES_COPY_IN {
-            let err = DbError::Server { sqlstate: first.sqlstate(), message: first.message() };
+            let err = DbError::Server {
+                sqlstate: first.sqlstate(),
+                message: first.message(),
+            };
             drop(first);
             self.finish(deadline, &[])?;
             return Err(err);
@@ -76,7 +90,11 @@ impl Session {
     }
 
     /// Call a put function until libpq has queued the data (0 = full buffer).
-    fn retry_put(&mut self, deadline: Instant, mut put: impl FnMut(&mut Conn) -> i32) -> Result<(), DbError> {
+    fn retry_put(
+        &mut self,
+        deadline: Instant,
+        mut put: impl FnMut(&mut Conn) -> i32,
+    ) -> Result<(), DbError> {
         loop {
             match put(&mut self.conn) {
                 1 => return Ok(()),
@@ -116,7 +134,10 @@ impl Session {
         let mut err = None;
         while let Some(r) = self.result(deadline)? {
             if err.is_none() && !ok.contains(&r.status()) {
-                err = Some(DbError::Server { sqlstate: r.sqlstate(), message: r.message() });
+                err = Some(DbError::Server {
+                    sqlstate: r.sqlstate(),
+                    message: r.message(),
+                });
             }
         }
         if self.conn.is_bad() {
@@ -125,7 +146,13 @@ impl Session {
         err.map_or(Ok(()), Err)
     }
 
-    fn wait(&mut self, read: bool, write: bool, deadline: Instant, what: &'static str) -> Result<Ready, DbError> {
+    fn wait(
+        &mut self,
+        read: bool,
+        write: bool,
+        deadline: Instant,
+        what: &'static str,
+    ) -> Result<Ready, DbError> {
         match libpq::wait_socket(self.conn.socket(), read, write, deadline) {
             Ready::TimedOut => Err(DbError::Timeout(what)),
             Ready::Interrupted => Err(DbError::Interrupted),
@@ -152,7 +179,16 @@ mod tests {
         let params = vec![(c"dbname".to_owned(), CString::new(dsn).unwrap())];
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut s = connect(&params, c"SET statement_timeout = 1000", deadline).unwrap();
-        s.exec(c"CREATE TEMP TABLE t (at timestamptz, host text, tag text, msg text)", deadline).unwrap();
-        s.copy(c"COPY t (at, host, tag, msg) FROM STDIN", b"\\N\th\tt\tm\n", deadline).unwrap();
+        s.exec(
+            c"CREATE TEMP TABLE t (at timestamptz, host text, tag text, msg text)",
+            deadline,
+        )
+        .unwrap();
+        s.copy(
+            c"COPY t (at, host, tag, msg) FROM STDIN",
+            b"\\N\th\tt\tm\n",
+            deadline,
+        )
+        .unwrap();
     }
 }

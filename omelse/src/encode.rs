@@ -81,7 +81,13 @@ fn push_valid(out: &mut Vec<u8>, s: &[u8]) {
 }
 
 fn push_hex(out: &mut Vec<u8>, b: u8) {
-    out.extend_from_slice(&[b'\\', b'\\', b'x', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+    out.extend_from_slice(&[
+        b'\\',
+        b'\\',
+        b'x',
+        HEX[usize::from(b >> 4)],
+        HEX[usize::from(b & 15)],
+    ]);
 }
 
 #[cfg(test)]
@@ -116,7 +122,10 @@ mod tests {
 
     #[test]
     fn foreign_layout_goes_to_msg() {
-        assert_eq!(row(b"just a\tline"), b"\\N\t\\N\t\\N\tjust a\\tline\n".to_vec());
+        assert_eq!(
+            row(b"just a\tline"),
+            b"\\N\t\\N\t\\N\tjust a\\tline\n".to_vec()
+        );
     }
 
     #[test]
@@ -124,7 +133,10 @@ mod tests {
         assert_eq!(field(b"a\\b\tc\nd\re"), b"a\\\\b\\tc\\nd\\re".to_vec());
         // The end-of-data marker cannot appear: its backslash is doubled.
         assert_eq!(field(b"\\."), b"\\\\.".to_vec());
-        assert_eq!(field(b"'; DROP TABLE x; --\""), b"'; DROP TABLE x; --\"".to_vec());
+        assert_eq!(
+            field(b"'; DROP TABLE x; --\""),
+            b"'; DROP TABLE x; --\"".to_vec()
+        );
     }
 
     #[test]

@@ -37,7 +37,19 @@ impl DbError {
                 let class = sqlstate.get(..2).unwrap_or("");
                 !matches!(
                     class,
-                    "08" | "25" | "28" | "3D" | "3F" | "40" | "42" | "53" | "55" | "57" | "58" | "0A" | "F0" | "HV"
+                    "08" | "25"
+                        | "28"
+                        | "3D"
+                        | "3F"
+                        | "40"
+                        | "42"
+                        | "53"
+                        | "55"
+                        | "57"
+                        | "58"
+                        | "0A"
+                        | "F0"
+                        | "HV"
                 )
             }
             _ => false,
@@ -50,7 +62,10 @@ mod tests {
     use super::*;
 
     fn server(s: &str) -> DbError {
-        DbError::Server { sqlstate: s.into(), message: String::new() }
+        DbError::Server {
+            sqlstate: s.into(),
+            message: String::new(),
+        }
     }
 
     #[test]

@@ -128,7 +128,10 @@ impl Worker {
             }
         }
         let mut res = self.copy();
-        if matches!(&res, Err(DbError::Lost(_) | DbError::Server { .. })) && !fresh && !res_is_data(&res) {
+        if matches!(&res, Err(DbError::Lost(_) | DbError::Server { .. }))
+            && !fresh
+            && !res_is_data(&res)
+        {
             // An older session may simply be stale (server restarted, backend
             // terminated, idle timeout): one fresh connection before telling
             // rsyslog the database is down. A re-sent batch is deduplicated
@@ -214,7 +217,11 @@ impl Worker {
     }
 
     fn log_datafail(&self, n: u64, e: &DbError) {
-        let mut last = self.shared.last_datafail_log.lock().unwrap_or_else(|p| p.into_inner());
+        let mut last = self
+            .shared
+            .last_datafail_log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if last.is_none_or(|t| t.elapsed() >= DATAFAIL_LOG_EVERY) {
             *last = Some(Instant::now());
             (self.shared.log)(&format!(

@@ -21,9 +21,14 @@ impl Target {
     /// With pg_else when it is installed, else with a plain inbox table.
     pub fn start() -> Target {
         if std::path::Path::new(PG_ELSE_CONTROL).exists() {
-            Target { cluster: Cluster::start(), extension: true }
+            Target {
+                cluster: Cluster::start(),
+                extension: true,
+            }
         } else {
-            eprintln!("note: {PG_ELSE_CONTROL} missing; using a plain maillog.inbox (no deduplication)");
+            eprintln!(
+                "note: {PG_ELSE_CONTROL} missing; using a plain maillog.inbox (no deduplication)"
+            );
             Self::plain()
         }
     }
@@ -32,7 +37,10 @@ impl Target {
     pub fn plain() -> Target {
         let cluster = Cluster::start_plain(&[]);
         cluster.connect().batch_execute(PLAIN_INBOX).unwrap();
-        Target { cluster, extension: false }
+        Target {
+            cluster,
+            extension: false,
+        }
     }
 
     pub fn conninfo(&self) -> String {

@@ -30,7 +30,11 @@ pub fn omelse_so() -> String {
 
 /// The shipped configuration file `rsyslog-conf/<name>`.
 pub fn shipped_conf(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../rsyslog-conf").join(name).canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../rsyslog-conf")
+        .join(name)
+        .canonicalize()
+        .unwrap()
 }
 
 /// Environment for one rsyslogd: the ELSE_* variables the configs read.
@@ -46,7 +50,10 @@ impl Setup {
     /// that do not write to PostgreSQL.
     pub fn new(conninfo: &str) -> Setup {
         require(RSYSLOGD, "rsyslog");
-        let dir = tempfile::Builder::new().prefix("else-rsyslog-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("else-rsyslog-")
+            .tempdir()
+            .expect("tempdir");
         let (tcp_port, relp_port) = (free_port(), free_port());
         let p = |f: &str| dir.path().join(f).display().to_string();
         let env = vec![
@@ -63,7 +70,12 @@ impl Setup {
             ("ELSE_RELP_ADDRESS".into(), "127.0.0.1".into()),
         ];
         std::fs::create_dir(dir.path().join("work")).unwrap();
-        Setup { dir, tcp_port, relp_port, env }
+        Setup {
+            dir,
+            tcp_port,
+            relp_port,
+            env,
+        }
     }
 
     pub fn set(&mut self, key: &str, value: &str) {
@@ -72,7 +84,11 @@ impl Setup {
     }
 
     pub fn get(&self, key: &str) -> String {
-        self.env.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).unwrap_or_default()
+        self.env
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
     }
 
     /// Write a test-only configuration into the work folder.
@@ -84,7 +100,13 @@ impl Setup {
 
     /// `rsyslogd -N1 -f conf`: the config check (exit status and output).
     pub fn check(&self, conf: &Path) -> Output {
-        Command::new(RSYSLOGD).arg("-N1").arg("-f").arg(conf).envs(self.env.iter().cloned()).output().unwrap()
+        Command::new(RSYSLOGD)
+            .arg("-N1")
+            .arg("-f")
+            .arg(conf)
+            .envs(self.env.iter().cloned())
+            .output()
+            .unwrap()
     }
 
     /// rsyslogd's own log (internal messages routed by the config), if any.
@@ -94,9 +116,22 @@ impl Setup {
 
     /// rsyslogd's log and stderr (tails), for failure messages.
     pub fn diagnostics(&self) -> String {
-        let tail = |s: String| s.chars().rev().take(3000).collect::<Vec<_>>().into_iter().rev().collect::<String>();
-        let stderr = std::fs::read_to_string(self.dir.path().join("stderr.txt")).unwrap_or_default();
-        format!("--- rsyslogd log:\n{}\n--- rsyslogd stderr:\n{}", tail(self.log()), tail(stderr))
+        let tail = |s: String| {
+            s.chars()
+                .rev()
+                .take(3000)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect::<String>()
+        };
+        let stderr =
+            std::fs::read_to_string(self.dir.path().join("stderr.txt")).unwrap_or_default();
+        format!(
+            "--- rsyslogd log:\n{}\n--- rsyslogd stderr:\n{}",
+            tail(self.log()),
+            tail(stderr)
+        )
     }
 
     pub fn errorfile(&self) -> String {
@@ -112,8 +147,16 @@ pub struct Rsyslogd {
 impl Rsyslogd {
     /// Start in the foreground and wait until `ready_port` accepts TCP
     /// connections (or `ready_path` exists when the port is 0).
-    pub fn start(setup: &Setup, conf: &Path, ready_port: u16, ready_path: Option<&Path>) -> Rsyslogd {
-        let pidfile = setup.dir.path().join(format!("rsyslogd-{}.pid", free_port()));
+    pub fn start(
+        setup: &Setup,
+        conf: &Path,
+        ready_port: u16,
+        ready_path: Option<&Path>,
+    ) -> Rsyslogd {
+        let pidfile = setup
+            .dir
+            .path()
+            .join(format!("rsyslogd-{}.pid", free_port()));
         let stderr = setup.dir.path().join("stderr.txt");
         let child = Command::new(RSYSLOGD)
             .arg("-n")
@@ -123,14 +166,25 @@ impl Rsyslogd {
             .arg(&pidfile)
             .envs(setup.env.iter().cloned())
             .stdin(Stdio::null())
-            .stdout(Stdio::from(std::fs::File::create(setup.dir.path().join("stdout.txt")).unwrap()))
-            .stderr(Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(&stderr).unwrap()))
+            .stdout(Stdio::from(
+                std::fs::File::create(setup.dir.path().join("stdout.txt")).unwrap(),
+            ))
+            .stderr(Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&stderr)
+                    .unwrap(),
+            ))
             .spawn()
             .expect("start rsyslogd");
         let mut r = Rsyslogd { child, stderr };
         wait_for("rsyslogd to listen", Duration::from_secs(30), || {
             if let Ok(Some(st)) = r.child.try_wait() {
-                panic!("rsyslogd exited at startup ({st}): {}", std::fs::read_to_string(&r.stderr).unwrap_or_default());
+                panic!(
+                    "rsyslogd exited at startup ({st}): {}",
+                    std::fs::read_to_string(&r.stderr).unwrap_or_default()
+                );
             }
             match ready_path {
                 Some(p) => p.exists(),
@@ -203,7 +257,10 @@ pub struct LineSender(std::io::BufWriter<TcpStream>);
 
 impl LineSender {
     pub fn connect(port: u16) -> LineSender {
-        LineSender(std::io::BufWriter::with_capacity(1 << 16, TcpStream::connect(("127.0.0.1", port)).unwrap()))
+        LineSender(std::io::BufWriter::with_capacity(
+            1 << 16,
+            TcpStream::connect(("127.0.0.1", port)).unwrap(),
+        ))
     }
 
     pub fn send(&mut self, line: &str) {

@@ -6,13 +6,22 @@ use else_tests::rsyslog::{omelse_so, shipped_conf, Setup};
 use std::process::Output;
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
 fn shipped_configs_validate() {
-    let setup = Setup::new("host=127.0.0.1 port=5432 dbname=postgres user=postgres password=s3cr3t");
-    for name in ["else-all-in-one.conf", "else-backend-relp.conf", "mailserver-forward-relp.conf"] {
+    let setup =
+        Setup::new("host=127.0.0.1 port=5432 dbname=postgres user=postgres password=s3cr3t");
+    for name in [
+        "else-all-in-one.conf",
+        "else-backend-relp.conf",
+        "mailserver-forward-relp.conf",
+    ] {
         let o = setup.check(&shipped_conf(name));
         assert!(o.status.success(), "{name} rejected:\n{}", text(&o));
     }
@@ -42,7 +51,10 @@ fn bad_parameters_are_named() {
         let o = setup.check(&conf);
         let out = text(&o);
         assert!(!o.status.success(), "accepted {params}:\n{out}");
-        assert!(out.contains(name), "error for {params} does not name {name}:\n{out}");
+        assert!(
+            out.contains(name),
+            "error for {params} does not name {name}:\n{out}"
+        );
         assert!(!out.contains("s3cr3t"), "password leaked:\n{out}");
     }
     // Malformed conninfo: named, but its text (with the password) is withheld.
@@ -51,13 +63,22 @@ fn bad_parameters_are_named() {
         "module(load=`echo $ELSE_OMELSE_SO`)\naction(type=\"omelse\" conninfo=\"host=x password=s3cr3t bogus\")\n",
     );
     let out = text(&setup.check(&conf));
-    assert!(out.contains("'conninfo'") && !out.contains("s3cr3t"), "{out}");
+    assert!(
+        out.contains("'conninfo'") && !out.contains("s3cr3t"),
+        "{out}"
+    );
     // Missing conninfo.
-    let conf = setup.write_conf("noconn.conf", "module(load=`echo $ELSE_OMELSE_SO`)\naction(type=\"omelse\")\n");
+    let conf = setup.write_conf(
+        "noconn.conf",
+        "module(load=`echo $ELSE_OMELSE_SO`)\naction(type=\"omelse\")\n",
+    );
     let out = text(&setup.check(&conf));
     assert!(out.contains("conninfo"), "{out}");
     // And a good one passes.
-    let conf = setup.write_conf("good.conf", &action_conf("table=\"maillog.inbox\" statementtimeout=\"1000\""));
+    let conf = setup.write_conf(
+        "good.conf",
+        &action_conf("table=\"maillog.inbox\" statementtimeout=\"1000\""),
+    );
     let o = setup.check(&conf);
     assert!(o.status.success(), "{}", text(&o));
 }

@@ -11,7 +11,12 @@ const N: u64 = 60_000;
 fn with_fault(what: &str, fault: impl FnOnce(&mut Target, &Rsyslogd, &dyn Fn(i64))) -> Setup {
     let mut db = Target::start();
     let setup = Setup::new(&db.conninfo());
-    let r = Rsyslogd::start(&setup, &shipped_conf("else-all-in-one.conf"), setup.tcp_port, None);
+    let r = Rsyslogd::start(
+        &setup,
+        &shipped_conf("else-all-in-one.conf"),
+        setup.tcp_port,
+        None,
+    );
     let port = setup.tcp_port;
     let sender = std::thread::spawn(move || {
         let mut s = LineSender::connect(port);
@@ -44,7 +49,19 @@ fn with_fault(what: &str, fault: impl FnOnce(&mut Target, &Rsyslogd, &dyn Fn(i64
     sender.join().unwrap();
     let stats = db.wait_for_lines(N as i64, Duration::from_secs(300));
     if stats.1 != N as i64 {
-        eprintln!("{}\n--- server log tail:\n{}", setup.diagnostics(), db.cluster.log().chars().rev().take(2000).collect::<String>().chars().rev().collect::<String>());
+        eprintln!(
+            "{}\n--- server log tail:\n{}",
+            setup.diagnostics(),
+            db.cluster
+                .log()
+                .chars()
+                .rev()
+                .take(2000)
+                .collect::<String>()
+                .chars()
+                .rev()
+                .collect::<String>()
+        );
     }
     assert_exactly_once(what, N as i64, stats);
     drop(r);
@@ -62,8 +79,16 @@ fn postgres_stopped_30s_mid_stream() {
     });
     let log = setup.log();
     // One line when it went away, one when it came back (not one per worker or batch).
-    assert_eq!(log.matches("omelse: PostgreSQL unavailable").count(), 1, "{log}");
-    assert_eq!(log.matches("omelse: PostgreSQL is reachable again").count(), 1, "{log}");
+    assert_eq!(
+        log.matches("omelse: PostgreSQL unavailable").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("omelse: PostgreSQL is reachable again").count(),
+        1,
+        "{log}"
+    );
     eprintln!("stop 30 s: done in {:?}", t0.elapsed());
 }
 

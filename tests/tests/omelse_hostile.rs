@@ -86,29 +86,53 @@ fn hostile_lines_stored_faithfully() {
     let mut c = db.cluster.connect();
     let mut got = 0;
     for _ in 0..600 {
-        got = c.query_one("SELECT count(*) FROM public.raw", &[]).unwrap().get(0);
+        got = c
+            .query_one("SELECT count(*) FROM public.raw", &[])
+            .unwrap()
+            .get(0);
         if got >= want {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(r.alive(), "rsyslogd died");
-    assert_eq!(got, want, "stored rows; {}\nerrorfile: {}", setup.diagnostics(), setup.errorfile());
+    assert_eq!(
+        got,
+        want,
+        "stored rows; {}\nerrorfile: {}",
+        setup.diagnostics(),
+        setup.errorfile()
+    );
     for (i, b) in bodies.iter().enumerate() {
         let row = c
-            .query_one("SELECT msg, host, tag FROM public.raw WHERE msg LIKE $1", &[&format!(" id={i} %")])
+            .query_one(
+                "SELECT msg, host, tag FROM public.raw WHERE msg LIKE $1",
+                &[&format!(" id={i} %")],
+            )
             .unwrap_or_else(|e| panic!("line {i} missing: {e}"));
         let msg: String = row.get(0);
-        assert_eq!(msg, format!(" id={i} {}", expected(b)), "line {i} ({:?})", String::from_utf8_lossy(b));
+        assert_eq!(
+            msg,
+            format!(" id={i} {}", expected(b)),
+            "line {i} ({:?})",
+            String::from_utf8_lossy(b)
+        );
         assert_eq!(row.get::<_, String>(1), "mx1");
         assert_eq!(row.get::<_, String>(2), "postfix/smtpd[7]:");
     }
     let seqs: i64 = c
-        .query_one("SELECT count(DISTINCT msg) FROM public.raw WHERE msg LIKE '%seq=%'", &[])
+        .query_one(
+            "SELECT count(DISTINCT msg) FROM public.raw WHERE msg LIKE '%seq=%'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(seqs, normal, "neighbouring normal lines");
-    assert!(setup.errorfile().is_empty(), "nothing refused: {}", setup.errorfile());
+    assert!(
+        setup.errorfile().is_empty(),
+        "nothing refused: {}",
+        setup.errorfile()
+    );
     // impstats reports omelse's counters.
     let stats_file = setup.get("ELSE_STATSFILE");
     let mut stats = String::new();
@@ -119,5 +143,8 @@ fn hostile_lines_stored_faithfully() {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(stats.contains(&format!("omelse: origin=omelse lines.written={want}")), "impstats:\n{stats}");
+    assert!(
+        stats.contains(&format!("omelse: origin=omelse lines.written={want}")),
+        "impstats:\n{stats}"
+    );
 }

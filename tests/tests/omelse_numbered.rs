@@ -7,7 +7,10 @@ use std::time::{Duration, Instant};
 
 #[test]
 fn numbered_lines_exactly_once() {
-    let n: u64 = std::env::var("ELSE_TEST_LINES").ok().and_then(|v| v.parse().ok()).unwrap_or(200_000);
+    let n: u64 = std::env::var("ELSE_TEST_LINES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200_000);
     let db = Target::start();
     let setup = Setup::new(&db.conninfo());
     let conf = shipped_conf("else-all-in-one.conf");
@@ -30,10 +33,18 @@ fn numbered_lines_exactly_once() {
         s.join().unwrap();
     }
     let stats = db.wait_for_lines(n as i64, Duration::from_secs(300));
-    eprintln!("{n} lines stored in {:?} (extension: {})", t0.elapsed(), db.extension);
+    eprintln!(
+        "{n} lines stored in {:?} (extension: {})",
+        t0.elapsed(),
+        db.extension
+    );
     if stats.1 != n as i64 {
         eprintln!("{}", setup.diagnostics());
     }
     assert_exactly_once("numbered lines", n as i64, stats);
-    assert!(setup.errorfile().is_empty(), "lines refused: {}", setup.errorfile());
+    assert!(
+        setup.errorfile().is_empty(),
+        "lines refused: {}",
+        setup.errorfile()
+    );
 }

@@ -21,17 +21,29 @@ fn forwarded_over_relp_exactly_once() {
     let mut fwd_setup = Setup::new("");
     fwd_setup.set("ELSE_RELP_PORT", &backend_setup.relp_port.to_string());
     let sock = PathBuf::from(fwd_setup.get("ELSE_LOG_SOCKET"));
-    let _fwd = Rsyslogd::start(&fwd_setup, &shipped_conf("mailserver-forward-relp.conf"), 0, Some(&sock));
+    let _fwd = Rsyslogd::start(
+        &fwd_setup,
+        &shipped_conf("mailserver-forward-relp.conf"),
+        0,
+        Some(&sock),
+    );
 
     // Postfix writes "<PRI>TIMESTAMP TAG: msg" to the local log socket.
     let s = UnixDatagram::unbound().unwrap();
     for n in 0..N {
-        let line = format!("<22>Nov 29 04:05:06 postfix/smtpd[{}]: {n:010X}: client=relay.example.org, seq={n}", 1000 + n % 50);
+        let line = format!(
+            "<22>Nov 29 04:05:06 postfix/smtpd[{}]: {n:010X}: client=relay.example.org, seq={n}",
+            1000 + n % 50
+        );
         s.send_to(line.as_bytes(), &sock).unwrap();
     }
     let stats = db.wait_for_lines(N as i64, Duration::from_secs(300));
     if stats.1 != N as i64 {
-        eprintln!("backend:\n{}\nforwarder:\n{}", backend_setup.diagnostics(), fwd_setup.diagnostics());
+        eprintln!(
+            "backend:\n{}\nforwarder:\n{}",
+            backend_setup.diagnostics(),
+            fwd_setup.diagnostics()
+        );
     }
     assert_exactly_once("forwarded over RELP", N as i64, stats);
 }

@@ -41,7 +41,11 @@ pub unsafe extern "C" fn modInit(
             return RS_RET_PARAM_ERROR;
         }
         static HOOK: Once = Once::new();
-        HOOK.call_once(|| std::panic::set_hook(Box::new(|info| log_error(&format!("omelse: internal error: {info}")))));
+        HOOK.call_once(|| {
+            std::panic::set_hook(Box::new(|info| {
+                log_error(&format!("omelse: internal error: {info}"))
+            }))
+        });
         *provided = 6;
         *query_out = query_entry_point as AnyFn;
         RS_RET_OK
@@ -142,7 +146,9 @@ unsafe extern "C" fn new_act_inst(
 ) -> RsRet {
     guarded(RS_RET_ERR, || {
         *omsr = std::ptr::null_mut();
-        let Some(raw) = params::read(lst) else { return RS_RET_MISSING_CNFPARAMS };
+        let Some(raw) = params::read(lst) else {
+            return RS_RET_MISSING_CNFPARAMS;
+        };
         let config = match ActionConfig::from_raw(raw, conninfo_is_valid) {
             Ok(c) => c,
             Err(e) => {
@@ -173,14 +179,21 @@ unsafe extern "C" fn new_act_inst(
             return rc;
         }
         let shared = Arc::new(Shared::new(config, log_error));
-        let data = Box::new(ActionData { _stats: register(&shared.stats), shared });
+        let data = Box::new(ActionData {
+            _stats: register(&shared.stats),
+            shared,
+        });
         *mod_data = Box::into_raw(data).cast();
         *omsr = req;
         RS_RET_OK
     })
 }
 
-extern "C" fn parse_selector_act(_line: *mut *mut u8, _data: *mut c_void, _omsr: *mut c_void) -> RsRet {
+extern "C" fn parse_selector_act(
+    _line: *mut *mut u8,
+    _data: *mut c_void,
+    _omsr: *mut c_void,
+) -> RsRet {
     RS_RET_CONFLINE_UNPROCESSED // no legacy syntax; let other modules try
 }
 
@@ -216,14 +229,20 @@ unsafe extern "C" fn free_wrkr_instance(wrkr: *mut c_void) -> RsRet {
 }
 
 unsafe extern "C" fn try_resume(wrkr: *mut c_void) -> RsRet {
-    guarded(RS_RET_SUSPENDED, || code((*wrkr.cast::<Worker>()).try_resume()))
+    guarded(RS_RET_SUSPENDED, || {
+        code((*wrkr.cast::<Worker>()).try_resume())
+    })
 }
 
 extern "C" fn begin_transaction(_wrkr: *mut c_void) -> RsRet {
     RS_RET_OK // the transaction starts in commitTransaction (see the ABI doc)
 }
 
-unsafe extern "C" fn commit_transaction(wrkr: *mut c_void, p: *const ActWrkrIParams, n: c_uint) -> RsRet {
+unsafe extern "C" fn commit_transaction(
+    wrkr: *mut c_void,
+    p: *const ActWrkrIParams,
+    n: c_uint,
+) -> RsRet {
     guarded(RS_RET_DATAFAIL, || {
         let worker = &mut *wrkr.cast::<Worker>();
         let params = std::slice::from_raw_parts(p, n as usize);

@@ -16,7 +16,11 @@ struct PGresult {
 
 #[link(name = "pq")]
 extern "C" {
-    fn PQconnectStartParams(keywords: *const *const c_char, values: *const *const c_char, expand: c_int) -> *mut PGconn;
+    fn PQconnectStartParams(
+        keywords: *const *const c_char,
+        values: *const *const c_char,
+        expand: c_int,
+    ) -> *mut PGconn;
     fn PQconnectPoll(conn: *mut PGconn) -> c_int;
     fn PQstatus(conn: *const PGconn) -> c_int;
     fn PQsocket(conn: *const PGconn) -> c_int;
@@ -54,7 +58,9 @@ pub const PGRES_COPY_IN: i32 = 4;
 
 /// True when libpq accepts `conninfo` (keywords and syntax; no network).
 pub fn conninfo_is_valid(conninfo: &str) -> bool {
-    let Ok(c) = CString::new(conninfo) else { return false };
+    let Ok(c) = CString::new(conninfo) else {
+        return false;
+    };
     let mut err: *mut c_char = std::ptr::null_mut();
     // SAFETY: valid C string; both outputs are freed with libpq's own functions.
     unsafe {
@@ -75,7 +81,10 @@ fn owned(p: *const c_char) -> String {
         return String::new();
     }
     // SAFETY: libpq returns NUL-terminated strings valid until the next call.
-    unsafe { CStr::from_ptr(p) }.to_string_lossy().trim_end().to_owned()
+    unsafe { CStr::from_ptr(p) }
+        .to_string_lossy()
+        .trim_end()
+        .to_owned()
 }
 
 /// An owned libpq connection (closed on drop).
@@ -214,7 +223,11 @@ pub fn wait_socket(fd: c_int, read: bool, write: bool, deadline: Instant) -> Rea
     if write {
         events |= libc::POLLOUT;
     }
-    let mut pfd = libc::pollfd { fd, events, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
     let ms = c_int::try_from(left.as_millis().max(1)).unwrap_or(c_int::MAX);
     // SAFETY: one valid pollfd.
     let n = unsafe { libc::poll(&mut pfd, 1, ms) };

@@ -16,7 +16,11 @@ unsafe impl Sync for Descrs {}
 unsafe impl Sync for Blk {}
 
 const fn d(name: &'static CStr, typ: i32, flags: u32) -> CnfParamDescr {
-    CnfParamDescr { name: name.as_ptr(), typ, flags }
+    CnfParamDescr {
+        name: name.as_ptr(),
+        typ,
+        flags,
+    }
 }
 
 static DESCRS: Descrs = Descrs([
@@ -26,7 +30,11 @@ static DESCRS: Descrs = Descrs([
     d(c"statementtimeout", TYPE_INT, 0),
     d(c"connecttimeout", TYPE_INT, 0),
 ]);
-static BLK: Blk = Blk(CnfParamBlk { version: 1, n_params: N as u16, descr: DESCRS.0.as_ptr() });
+static BLK: Blk = Blk(CnfParamBlk {
+    version: 1,
+    n_params: N as u16,
+    descr: DESCRS.0.as_ptr(),
+});
 
 /// Parse the action's parameter list. `None`: rsyslog already reported the
 /// problem (unknown type, bad number, missing required parameter).

@@ -58,7 +58,11 @@ pub struct CnfParamVals {
 extern "C" {
     fn LogError(errnum: c_int, code: c_int, fmt: *const c_char, ...);
     fn parser_errmsg(fmt: *const c_char, ...);
-    pub fn nvlstGetParams(lst: *mut c_void, blk: *const CnfParamBlk, vals: *mut CnfParamVals) -> *mut CnfParamVals;
+    pub fn nvlstGetParams(
+        lst: *mut c_void,
+        blk: *const CnfParamBlk,
+        vals: *mut CnfParamVals,
+    ) -> *mut CnfParamVals;
     pub fn cnfparamvalsDestruct(vals: *const CnfParamVals, blk: *const CnfParamBlk);
     pub fn es_str2cstr(s: *mut c_void, nul_esc: *const c_char) -> *mut c_char;
     pub fn OMSRconstruct(pp: *mut *mut c_void, n: c_int) -> RsRet;

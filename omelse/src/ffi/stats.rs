@@ -86,7 +86,11 @@ pub fn register(stats: &Stats) -> Option<Registration> {
     static SEQ: AtomicU32 = AtomicU32::new(0);
     let i = iface()?;
     let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let name = if seq == 0 { "omelse".to_owned() } else { format!("omelse-{}", seq + 1) };
+    let name = if seq == 0 {
+        "omelse".to_owned()
+    } else {
+        format!("omelse-{}", seq + 1)
+    };
     let name = CString::new(name).expect("no NUL");
     let mut obj: Obj = std::ptr::null_mut();
     // SAFETY: interface functions of the running rsyslogd; names are copied by
@@ -100,7 +104,13 @@ pub fn register(stats: &Stats) -> Option<Registration> {
         (i.set_origin?)(obj, c"omelse".as_ptr().cast());
         for (n, ctr) in stats.named() {
             let n = CString::new(n).expect("static name");
-            (i.add_counter?)(obj, n.as_ptr().cast(), CTR_TYPE_INTCTR, CTR_FLAG_RESETTABLE, ctr.as_ptr().cast());
+            (i.add_counter?)(
+                obj,
+                n.as_ptr().cast(),
+                CTR_TYPE_INTCTR,
+                CTR_FLAG_RESETTABLE,
+                ctr.as_ptr().cast(),
+            );
         }
         if (i.construct_finalize?)(obj) != RS_RET_OK {
             return None; // reg's drop destructs it
