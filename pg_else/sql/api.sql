@@ -111,12 +111,13 @@ BEGIN
                           AND l.at >= lo AND l.at <= hi + interval '6 days'
                         ORDER BY l.at DESC LIMIT seed_limit);
     ELSE
-        -- No selective filter: the newest journey starts in the window.
+        -- No selective filter: the newest lines of queue entries and refusals in
+        -- the window (any line, so journeys whose start was not logged count too).
         seeds := ARRAY(SELECT l FROM maillog.line l
-                        WHERE l.kind IN ('client', 'pickup', 'reject', 'exchange')
+                        WHERE (l.qid IS NOT NULL OR l.kind = 'reject')
                           AND l.at >= lo AND l.at <= hi
                           AND (search.host IS NULL OR l.host = search.host)
-                        ORDER BY l.at DESC LIMIT seed_limit);
+                        ORDER BY l.at DESC LIMIT seed_limit * 3);
     END IF;
 
     -- 2. Gather the seeds' journeys, 3. correlate, 4. filter on the outcome.
@@ -176,7 +177,7 @@ END $$;
 -- A stored line printed back in RFC 3339 syslog form.
 CREATE FUNCTION maillog.format_line(at timestamptz, host text, program text, pid int, msg text) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
-    SELECT to_char(at, 'YYYY-MM-DD"T"HH24:MI:SS.USOF') || ' ' || host || ' ' || program
+    SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') || ' ' || host || ' ' || program
            || coalesce('[' || pid || ']', '') || ': ' || msg
 $$;
 

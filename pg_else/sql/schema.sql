@@ -56,20 +56,22 @@ GRANT INSERT ON maillog.inbox TO PUBLIC;
 
 -- Daily partitions [day, day+1) in UTC, named line_YYYYMMDD. Attached with
 -- ATTACH PARTITION, which takes only SHARE UPDATE EXCLUSIVE on maillog.line, so
--- concurrent writers and readers are never blocked; an advisory lock serialises
--- creators so two writers never race on the same day.
-CREATE FUNCTION maillog.ensure_partitions(lo timestamptz, hi timestamptz) RETURNS int
+-- concurrent writers and readers are never blocked, while two creators of the
+-- same day are serialised.
+CREATE FUNCTION maillog.ensure_partitions(days date[]) RETURNS int
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     d date;
     made int := 0;
     part text;
 BEGIN
-    IF lo IS NULL OR hi IS NULL THEN RETURN 0; END IF;
-    FOR d IN SELECT generate_series((lo AT TIME ZONE 'UTC')::date, (hi AT TIME ZONE 'UTC')::date, '1 day')::date LOOP
+    FOR d IN SELECT DISTINCT x FROM unnest(days) x WHERE x IS NOT NULL ORDER BY 1 LOOP
         part := 'line_' || to_char(d, 'YYYYMMDD');
         CONTINUE WHEN to_regclass('maillog.' || part) IS NOT NULL;
-        PERFORM pg_advisory_xact_lock(hashtext('maillog.ensure_partitions'));
+        -- Self-conflicting but compatible with inserts and reads; taking a
+        -- relation lock also refreshes the catalog, so the re-check sees a
+        -- partition that a concurrent creator just committed.
+        LOCK TABLE maillog.line IN SHARE UPDATE EXCLUSIVE MODE;
         CONTINUE WHEN to_regclass('maillog.' || part) IS NOT NULL;
         EXECUTE format('CREATE TABLE maillog.%I (LIKE maillog.line INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
         EXECUTE format('ALTER TABLE maillog.line ATTACH PARTITION maillog.%I FOR VALUES FROM (%L) TO (%L)',
@@ -79,6 +81,13 @@ BEGIN
     RETURN made;
 END $$;
 
+-- For a DBA who wants days ready in advance: SELECT maillog.ensure_partitions(now(), now() + '7 days').
+CREATE FUNCTION maillog.ensure_partitions(lo timestamptz, hi timestamptz) RETURNS int
+LANGUAGE sql AS $$
+    SELECT maillog.ensure_partitions(ARRAY(
+        SELECT generate_series((lo AT TIME ZONE 'UTC')::date, (hi AT TIME ZONE 'UTC')::date, '1 day')::date))
+$$;
+
 -- Set-based ingest: parse every row of the statement in one INSERT ... SELECT,
 -- skip lines already stored (same identity), then drop the staged rows. Only this
 -- transaction's rows are visible to the DELETE: other writers' are uncommitted,
@@ -86,20 +95,22 @@ END $$;
 CREATE FUNCTION maillog._inbox_flush() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    lo timestamptz;
-    hi timestamptz;
+    days date[];
 BEGIN
     BEGIN
+        PERFORM maillog._ingest_begin();
         INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
                                   msgid, client, client_name, link, size, msg)
         SELECT p.* FROM batch b, LATERAL maillog._ingest(b.line, b.at, b.host, b.tag, b.msg) p
         ON CONFLICT DO NOTHING;
     EXCEPTION WHEN check_violation THEN
         -- "no partition of relation found for row": create the days this batch
-        -- needs (and the next one, so that midnight does not pay this again).
-        SELECT min(p.at), max(p.at) + interval '1 day' INTO lo, hi
+        -- needs (and the day after its last, so that midnight does not pay this again).
+        PERFORM maillog._ingest_begin();
+        SELECT array_agg(DISTINCT (p.at AT TIME ZONE 'UTC')::date) INTO days
           FROM batch b, LATERAL maillog._ingest(b.line, b.at, b.host, b.tag, b.msg) p;
-        PERFORM maillog.ensure_partitions(lo, hi);
+        PERFORM maillog.ensure_partitions(days || (SELECT max(x) + 1 FROM unnest(days) x));
+        PERFORM maillog._ingest_begin();
         INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
                                   msgid, client, client_name, link, size, msg)
         SELECT p.* FROM batch b, LATERAL maillog._ingest(b.line, b.at, b.host, b.tag, b.msg) p

@@ -2,11 +2,39 @@
 //! header split, parse, identity and the sparse search keys. Called set-based by
 //! the inbox trigger (see schema.sql), once per row, with no SPI round trip.
 use crate::time;
-use maillog_core::identity::line_identity;
+use maillog_core::identity::{line_identity, nth_copy};
 use maillog_core::parse::{parse_header, parse_message, split_tag, Header, Kind};
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
+thread_local! {
+    /// Copies of each identity seen in the current ingest pass (see `_ingest_begin`).
+    static SEEN: RefCell<HashMap<[u8; 16], u32>> = RefCell::new(HashMap::new());
+}
+
+/// Start an ingest pass: identical lines are numbered from here on, so the k-th
+/// copy of a line within one load gets its own identity. The inbox trigger calls
+/// this before each pass over its batch.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _ingest_begin() {
+    SEEN.with(|s| {
+        let mut s = s.borrow_mut();
+        s.clear();
+        s.shrink_to(4096);
+    });
+}
+
+fn identity(base: [u8; 16]) -> [u8; 16] {
+    let k = SEEN.with(|s| {
+        let mut s = s.borrow_mut();
+        let k = s.entry(base).or_insert(0);
+        *k += 1;
+        *k - 1
+    });
+    nth_copy(base, k)
+}
 
 fn lower(v: Option<&str>) -> Option<String> {
     v.map(str::to_lowercase)
@@ -14,7 +42,13 @@ fn lower(v: Option<&str>) -> Option<String> {
 
 /// The header of an inbox row: from the raw `line`, or from the fields omelse
 /// already split (`tag` is rsyslog's syslogtag, `msg` keeps rsyslog's leading space).
-fn header<'a>(line: Option<&'a str>, at: Option<TimestampWithTimeZone>, host: Option<&'a str>, tag: Option<&'a str>, msg: Option<&'a str>) -> (Header<'a>, Option<TimestampWithTimeZone>) {
+fn header<'a>(
+    line: Option<&'a str>,
+    at: Option<TimestampWithTimeZone>,
+    host: Option<&'a str>,
+    tag: Option<&'a str>,
+    msg: Option<&'a str>,
+) -> (Header<'a>, Option<TimestampWithTimeZone>) {
     match line {
         Some(line) => {
             let h = parse_header(line, &time::context());
@@ -22,40 +56,54 @@ fn header<'a>(line: Option<&'a str>, at: Option<TimestampWithTimeZone>, host: Op
             (h, at)
         }
         None => {
-            let (program, pid) = tag.map(split_tag).map_or((None, None), |(p, pid)| (Some(p), pid));
+            let (program, pid) = tag
+                .map(split_tag)
+                .map_or((None, None), |(p, pid)| (Some(p), pid));
             let message = msg.unwrap_or("");
             let message = message.strip_prefix(' ').unwrap_or(message);
-            (Header { time: None, host, program, pid, message }, at)
+            (
+                Header {
+                    time: None,
+                    host,
+                    program,
+                    pid,
+                    message,
+                },
+                at,
+            )
         }
     }
 }
 
-#[pg_extern(stable, parallel_safe)]
+#[pg_extern(volatile, parallel_unsafe)]
 fn _ingest(
     line: Option<&str>,
     at: Option<TimestampWithTimeZone>,
     host: Option<&str>,
     tag: Option<&str>,
     msg: Option<&str>,
-) -> TableIterator<'static, (
-    name!(at, TimestampWithTimeZone),
-    name!(uid, Uuid),
-    name!(host, String),
-    name!(program, String),
-    name!(pid, Option<i32>),
-    name!(qid, Option<String>),
-    name!(kind, String),
-    name!(status, Option<String>),
-    name!(sender, Option<String>),
-    name!(rcpt, Option<String>),
-    name!(orig_rcpt, Option<String>),
-    name!(msgid, Option<String>),
-    name!(client, Option<String>),
-    name!(client_name, Option<String>),
-    name!(link, Option<String>),
-    name!(size, Option<i64>),
-    name!(msg, String),
-)> {
+) -> TableIterator<
+    'static,
+    (
+        name!(at, TimestampWithTimeZone),
+        name!(uid, Uuid),
+        name!(host, String),
+        name!(program, String),
+        name!(pid, Option<i32>),
+        name!(qid, Option<String>),
+        name!(kind, String),
+        name!(status, Option<String>),
+        name!(sender, Option<String>),
+        name!(rcpt, Option<String>),
+        name!(orig_rcpt, Option<String>),
+        name!(msgid, Option<String>),
+        name!(client, Option<String>),
+        name!(client_name, Option<String>),
+        name!(link, Option<String>),
+        name!(size, Option<i64>),
+        name!(msg, String),
+    ),
+> {
     let (h, header_at) = header(line, at, host, tag, msg);
     let program = h.program.unwrap_or("");
     let ev = parse_message(program, h.message);
@@ -70,7 +118,13 @@ fn _ingest(
         TimestampWithTimeZone::try_from(now).expect("transaction time is finite")
     });
     let host = h.host.unwrap_or("");
-    let uid = Uuid::from_bytes(line_identity(host, identity_us, program, h.pid, h.message));
+    let uid = Uuid::from_bytes(identity(line_identity(
+        host,
+        identity_us,
+        program,
+        h.pid,
+        h.message,
+    )));
     let status = match ev.kind {
         Kind::Delivery => f.status,
         Kind::Reject | Kind::Postsuper => f.action,
@@ -79,7 +133,12 @@ fn _ingest(
         _ => None,
     };
     let (sender, rcpt) = match ev.kind {
-        Kind::Queued | Kind::Pickup | Kind::Reject | Kind::Exchange | Kind::Amavis | Kind::Expired => (f.sender, f.recipient),
+        Kind::Queued
+        | Kind::Pickup
+        | Kind::Reject
+        | Kind::Exchange
+        | Kind::Amavis
+        | Kind::Expired => (f.sender, f.recipient),
         Kind::Delivery => (None, f.recipient),
         _ => (None, None),
     };
@@ -97,10 +156,18 @@ fn _ingest(
         lower(rcpt),
         lower(f.orig_recipient),
         f.message_id.map(str::to_owned),
-        if client { f.client_ip.map(str::to_owned) } else { None },
+        if client {
+            f.client_ip.map(str::to_owned)
+        } else {
+            None
+        },
         if client { lower(f.client_name) } else { None },
         f.next_queue_id.map(str::to_owned),
-        if ev.kind == Kind::Queued { f.size } else { None },
+        if ev.kind == Kind::Queued {
+            f.size
+        } else {
+            None
+        },
         h.message.to_owned(),
     ))
 }

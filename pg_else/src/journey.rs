@@ -5,7 +5,6 @@ use maillog_core::correlate::{correlate, trace, Line};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 
-
 /// Rebuild the line list from parallel arrays (NULL host/program read as empty).
 fn lines<'a: 'b, 'b>(
     at: &'b Array<'a, TimestampWithTimeZone>,
@@ -20,11 +19,11 @@ fn lines<'a: 'b, 'b>(
         .zip(qid.iter())
         .zip(msg.iter())
         .map(|((((at, host), program), qid), msg)| Line {
-                at: at.map(time::to_unix).unwrap_or(0),
-                host: host.unwrap_or(""),
-                program: program.unwrap_or(""),
-                queue_id: qid,
-                message: msg.unwrap_or(""),
+            at: at.map(time::to_unix).unwrap_or(0),
+            host: host.unwrap_or(""),
+            program: program.unwrap_or(""),
+            queue_id: qid,
+            message: msg.unwrap_or(""),
         })
         .collect()
 }
@@ -36,28 +35,31 @@ fn _correlate<'a>(
     program: Array<'a, &'a str>,
     qid: Array<'a, &'a str>,
     msg: Array<'a, &'a str>,
-) -> TableIterator<'static, (
-    name!(received_at, Option<TimestampWithTimeZone>),
-    name!(host, String),
-    name!(queue_id, Option<String>),
-    name!(sender, Option<String>),
-    name!(recipient, Option<String>),
-    name!(orig_recipient, Option<String>),
-    name!(status, String),
-    name!(dsn, Option<String>),
-    name!(relay, Option<String>),
-    name!(delay, Option<f64>),
-    name!(response, Option<String>),
-    name!(client, Option<String>),
-    name!(client_name, Option<String>),
-    name!(sasl_username, Option<String>),
-    name!(message_id, Option<String>),
-    name!(size, Option<i64>),
-    name!(finished_at, Option<TimestampWithTimeZone>),
-    name!(path, Vec<String>),
-    name!(notification, Option<String>),
-    name!(notification_of, Option<String>),
-)> {
+) -> TableIterator<
+    'static,
+    (
+        name!(received_at, Option<TimestampWithTimeZone>),
+        name!(host, String),
+        name!(queue_id, Option<String>),
+        name!(sender, Option<String>),
+        name!(recipient, Option<String>),
+        name!(orig_recipient, Option<String>),
+        name!(status, String),
+        name!(dsn, Option<String>),
+        name!(relay, Option<String>),
+        name!(delay, Option<f64>),
+        name!(response, Option<String>),
+        name!(client, Option<String>),
+        name!(client_name, Option<String>),
+        name!(sasl_username, Option<String>),
+        name!(message_id, Option<String>),
+        name!(size, Option<i64>),
+        name!(finished_at, Option<TimestampWithTimeZone>),
+        name!(path, Vec<String>),
+        name!(notification, Option<String>),
+        name!(notification_of, Option<String>),
+    ),
+> {
     let lines = lines(&at, &host, &program, &qid, &msg);
     let rows: Vec<_> = correlate(&lines)
         .into_iter()
@@ -101,6 +103,9 @@ fn _trace<'a>(
     key: &str,
 ) -> SetOfIterator<'static, i32> {
     let lines = lines(&at, &host, &program, &qid, &msg);
-    let picked: Vec<i32> = trace(&lines, key).into_iter().map(|i| i as i32 + 1).collect();
+    let picked: Vec<i32> = trace(&lines, key)
+        .into_iter()
+        .map(|i| i as i32 + 1)
+        .collect();
     SetOfIterator::new(picked)
 }

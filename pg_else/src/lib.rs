@@ -13,8 +13,17 @@ mod journey;
 mod parse_fn;
 mod time;
 
-extension_sql_file!("../sql/schema.sql", name = "schema", requires = [ingest::_ingest]);
-extension_sql_file!("../sql/api.sql", name = "api", requires = ["schema", journey::_correlate, journey::_trace], finalize);
+extension_sql_file!(
+    "../sql/schema.sql",
+    name = "schema",
+    requires = [ingest::_ingest, ingest::_ingest_begin]
+);
+extension_sql_file!(
+    "../sql/api.sql",
+    name = "api",
+    requires = ["schema", journey::_correlate, journey::_trace],
+    finalize
+);
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]

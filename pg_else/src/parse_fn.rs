@@ -5,7 +5,6 @@ use maillog_core::parse::{parse_line, Parsed};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 
-
 fn s(v: Option<&str>) -> Option<String> {
     v.map(str::to_owned)
 }
@@ -84,38 +83,43 @@ fn row(p: &Parsed) -> ParseRow {
 /// Exchange tracking row). Always one row; unknown lines have kind `other`.
 /// Year-less times are read relative to the transaction start, in the server zone.
 #[pg_extern(immutable, strict, parallel_safe)]
-fn parse(line: &str) -> TableIterator<'static, (
-    name!(at, Option<TimestampWithTimeZone>),
-    name!(host, Option<String>),
-    name!(program, Option<String>),
-    name!(pid, Option<i32>),
-    name!(queue_id, Option<String>),
-    name!(kind, String),
-    name!(sender, Option<String>),
-    name!(recipient, Option<String>),
-    name!(orig_recipient, Option<String>),
-    name!(status, Option<String>),
-    name!(dsn, Option<String>),
-    name!(relay, Option<String>),
-    name!(delay, Option<f64>),
-    name!(delays, Option<String>),
-    name!(response, Option<String>),
-    name!(message_id, Option<String>),
-    name!(size, Option<i64>),
-    name!(nrcpt, Option<i32>),
-    name!(next_queue_id, Option<String>),
-    name!(action, Option<String>),
-    name!(stage, Option<String>),
-    name!(client_name, Option<String>),
-    name!(client_ip, Option<String>),
-    name!(helo, Option<String>),
-    name!(sasl_method, Option<String>),
-    name!(sasl_username, Option<String>),
-    name!(content, Option<String>),
-    name!(hits, Option<f64>),
-    name!(subject, Option<String>),
-    name!(message, String),
-)> {
+fn parse(
+    line: &str,
+) -> TableIterator<
+    'static,
+    (
+        name!(at, Option<TimestampWithTimeZone>),
+        name!(host, Option<String>),
+        name!(program, Option<String>),
+        name!(pid, Option<i32>),
+        name!(queue_id, Option<String>),
+        name!(kind, String),
+        name!(sender, Option<String>),
+        name!(recipient, Option<String>),
+        name!(orig_recipient, Option<String>),
+        name!(status, Option<String>),
+        name!(dsn, Option<String>),
+        name!(relay, Option<String>),
+        name!(delay, Option<f64>),
+        name!(delays, Option<String>),
+        name!(response, Option<String>),
+        name!(message_id, Option<String>),
+        name!(size, Option<i64>),
+        name!(nrcpt, Option<i32>),
+        name!(next_queue_id, Option<String>),
+        name!(action, Option<String>),
+        name!(stage, Option<String>),
+        name!(client_name, Option<String>),
+        name!(client_ip, Option<String>),
+        name!(helo, Option<String>),
+        name!(sasl_method, Option<String>),
+        name!(sasl_username, Option<String>),
+        name!(content, Option<String>),
+        name!(hits, Option<f64>),
+        name!(subject, Option<String>),
+        name!(message, String),
+    ),
+> {
     let p = parse_line(line, &time::context());
     TableIterator::once(row(&p))
 }

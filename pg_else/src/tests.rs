@@ -17,8 +17,14 @@ fn omelse_fields_are_accepted() {
          ('2026-11-28 10:00:00+00', 'mx1', 'postfix/qmgr[12]:', ' 3F1A2B4C5D: removed')",
     )
     .unwrap();
-    let row = Spi::get_two::<String, i32>("SELECT program, pid FROM maillog.line WHERE host = 'mx1'").unwrap();
+    let row =
+        Spi::get_two::<String, i32>("SELECT program, pid FROM maillog.line WHERE host = 'mx1'")
+            .unwrap();
     assert_eq!(row, (Some("postfix/qmgr".to_owned()), Some(12)));
     let msg = Spi::get_one::<String>("SELECT msg FROM maillog.line WHERE host = 'mx1'").unwrap();
-    assert_eq!(msg.as_deref(), Some("3F1A2B4C5D: removed"), "rsyslog's leading space is dropped");
+    assert_eq!(
+        msg.as_deref(),
+        Some("3F1A2B4C5D: removed"),
+        "rsyslog's leading space is dropped"
+    );
 }

@@ -19,7 +19,9 @@ pub fn from_unix(us: i64) -> Option<TimestampWithTimeZone> {
 pub fn resolve(t: Time) -> Option<TimestampWithTimeZone> {
     match t {
         Time::Utc(us) => from_unix(us),
-        Time::Local(us) => Timestamp::try_from(us - PG_EPOCH_US).ok().map(TimestampWithTimeZone::from),
+        Time::Local(us) => Timestamp::try_from(us - PG_EPOCH_US)
+            .ok()
+            .map(TimestampWithTimeZone::from),
     }
 }
 
@@ -28,6 +30,10 @@ pub fn resolve(t: Time) -> Option<TimestampWithTimeZone> {
 pub fn context() -> Context {
     // SAFETY: reads the current transaction's start time; always valid in a backend.
     let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
-    let local = TimestampWithTimeZone::try_from(now).map(Timestamp::from).map(|t| t.into_inner() + PG_EPOCH_US);
-    Context { reference_local: local.unwrap_or(now + PG_EPOCH_US) }
+    let local = TimestampWithTimeZone::try_from(now)
+        .map(Timestamp::from)
+        .map(|t| t.into_inner() + PG_EPOCH_US);
+    Context {
+        reference_local: local.unwrap_or(now + PG_EPOCH_US),
+    }
 }

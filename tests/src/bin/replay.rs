@@ -11,7 +11,9 @@ fn main() {
         std::process::exit(2);
     };
     let input: Box<dyn BufRead> = match args.get(2) {
-        Some(f) => Box::new(BufReader::new(std::fs::File::open(f).unwrap_or_else(|e| panic!("{f}: {e}")))),
+        Some(f) => Box::new(BufReader::new(
+            std::fs::File::open(f).unwrap_or_else(|e| panic!("{f}: {e}")),
+        )),
         None => Box::new(BufReader::new(std::io::stdin())),
     };
     let sock = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
@@ -19,7 +21,10 @@ fn main() {
     let mut n = 0u64;
     for line in input.split(b'\n') {
         let line = line.expect("read input");
-        out.write_all(b"<22>").and_then(|_| out.write_all(&line)).and_then(|_| out.write_all(b"\n")).expect("send");
+        out.write_all(b"<22>")
+            .and_then(|_| out.write_all(&line))
+            .and_then(|_| out.write_all(b"\n"))
+            .expect("send");
         n += 1;
     }
     out.flush().expect("send");

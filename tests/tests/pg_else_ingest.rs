@@ -1,0 +1,378 @@
+//! pg_else end to end: ingest through maillog.inbox into a private PostgreSQL,
+//! then search/trace/summary. Proves that answers do not depend on arrival
+//! order, batch boundaries or concurrent writers, that the SQL gathering finds
+//! what the in-memory correlator finds on the whole file, and parity with pflogsumm.
+use else_tests::pg::Cluster;
+use maillog_core::correlate::{correlate, Line};
+use maillog_core::parse::{parse_line, Context, Time};
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+/// COPY options that keep every byte of a log line: no field delimiter or quote
+/// byte that occurs in logs, so backslashes and tabs arrive as they are.
+const COPY_RAW: &str =
+    "COPY maillog.inbox (line) FROM STDIN (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')";
+
+fn cluster() -> Cluster {
+    Cluster::start_with(&["timezone = 'UTC'"])
+}
+
+fn read_lines(path: &Path) -> Vec<String> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn load(c: &mut postgres::Client, lines: &[String], batch: usize) {
+    for chunk in lines.chunks(batch.max(1)) {
+        let mut w = c.copy_in(COPY_RAW).expect("COPY into maillog.inbox");
+        for l in chunk {
+            w.write_all(l.as_bytes()).unwrap();
+            w.write_all(b"\n").unwrap();
+        }
+        w.finish().expect("COPY finish");
+    }
+}
+
+/// Every search answer, as comparable text rows.
+fn answers(c: &mut postgres::Client) -> Vec<String> {
+    c.query(
+        "SELECT concat_ws('|', received_at, host, queue_id, sender, recipient, orig_recipient, status, dsn, relay,
+                          client, message_id, size, array_to_string(path, ','), notification, notification_of)
+           FROM maillog.search(max_rows => 1000000) ORDER BY 1",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| r.get(0))
+    .collect()
+}
+
+fn summary(c: &mut postgres::Client) -> Vec<(String, i64)> {
+    c.query("SELECT metric, value FROM maillog.summary()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+fn metric(s: &[(String, i64)], name: &str) -> i64 {
+    s.iter()
+        .find(|(m, _)| m == name)
+        .unwrap_or_else(|| panic!("no metric {name}"))
+        .1
+}
+
+/// Deterministic shuffle (xorshift), so a failure is reproducible.
+fn shuffled(lines: &[String], seed: u64) -> Vec<String> {
+    let mut v = lines.to_vec();
+    let mut x = seed | 1;
+    for i in (1..v.len()).rev() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        v.swap(i, (x % (i as u64 + 1)) as usize);
+    }
+    v
+}
+
+fn mail_log() -> Vec<String> {
+    read_lines(&else_tests::corpus_dir().join("lightmeter-controlcenter/logs_sample/mail.log"))
+}
+
+#[test]
+fn order_batches_and_concurrent_writers_give_identical_answers() {
+    let lines = mail_log();
+    let reference = {
+        let c = cluster();
+        let mut db = c.connect();
+        load(&mut db, &lines, lines.len());
+        (answers(&mut db), summary(&mut db))
+    };
+    assert!(
+        reference.0.len() > 50,
+        "the real mail.log yields many journeys, got {}",
+        reference.0.len()
+    );
+    assert_eq!(
+        metric(&reference.1, "lines") as usize,
+        lines.len(),
+        "every line is stored"
+    );
+
+    // Random order, small batches.
+    let c = cluster();
+    let mut db = c.connect();
+    load(&mut db, &shuffled(&lines, 7), 97);
+    assert_eq!(
+        answers(&mut db),
+        reference.0,
+        "random order and batches of 97 change nothing"
+    );
+    assert_same_summary(&summary(&mut db), &reference.1, &lines);
+
+    // Four concurrent writers over a shuffled copy, then everything again
+    // (a re-sent batch): still identical, nothing stored twice.
+    let c = cluster();
+    let parts: Vec<Vec<String>> = shuffled(&lines, 99)
+        .chunks(lines.len() / 4 + 1)
+        .map(|p| p.to_vec())
+        .collect();
+    std::thread::scope(|s| {
+        for p in &parts {
+            let dsn = c.dsn();
+            s.spawn(move || {
+                let mut db = postgres::Client::connect(&dsn, postgres::NoTls).unwrap();
+                load(&mut db, p, 50);
+            });
+        }
+    });
+    let mut db = c.connect();
+    assert_eq!(
+        answers(&mut db),
+        reference.0,
+        "4 concurrent writers change nothing"
+    );
+    let before = summary(&mut db);
+    assert_same_summary(&before, &reference.1, &lines);
+    load(&mut db, &lines, 1000);
+    let after = summary(&mut db);
+    assert!(
+        metric(&after, "lines") <= lines.len() as i64,
+        "loading everything again stores nothing twice: {after:?}"
+    );
+    assert_same_summary(&after, &reference.1, &lines);
+}
+
+/// Same metrics; `lines` may only differ by the file's exact duplicates (same
+/// second, same text), which one load keeps apart but separate batches cannot
+/// (README, "Line identity").
+fn assert_same_summary(got: &[(String, i64)], want: &[(String, i64)], lines: &[String]) {
+    let distinct = lines.iter().collect::<BTreeSet<_>>().len() as i64;
+    let n = metric(got, "lines");
+    assert!(
+        n >= distinct && n <= lines.len() as i64,
+        "lines {n} outside [{distinct}, {}]",
+        lines.len()
+    );
+    let rest = |s: &[(String, i64)]| {
+        s.iter()
+            .filter(|(m, _)| m != "lines")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rest(got), rest(want));
+}
+
+/// The SQL side (index lookups, hop following) must find what the correlator
+/// finds when it sees the whole file at once.
+#[test]
+fn search_finds_what_whole_file_correlation_finds() {
+    let dir = else_tests::corpus_dir().join("lightmeter-controlcenter/individual_files");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    let c = cluster();
+    let mut db = c.connect();
+    let mut checked = 0;
+    for f in files {
+        db.batch_execute("TRUNCATE maillog.line").unwrap();
+        let lines = read_lines(&f);
+        load(&mut db, &lines, 1000);
+        let now = db
+            .query_one("SELECT (extract(epoch FROM now()) * 1e6)::int8", &[])
+            .unwrap()
+            .get::<_, i64>(0);
+        let ctx = Context {
+            reference_local: now,
+        };
+        let parsed: Vec<_> = lines.iter().map(|l| parse_line(l, &ctx)).collect();
+        let mem: Vec<Line> = parsed
+            .iter()
+            .filter_map(|p| {
+                let at = match p.header.time? {
+                    Time::Utc(us) | Time::Local(us) => us,
+                };
+                Some(Line {
+                    at,
+                    host: p.header.host.unwrap_or(""),
+                    program: p.header.program.unwrap_or(""),
+                    queue_id: p.event.queue_id,
+                    message: p.header.message,
+                })
+            })
+            .collect();
+        let want: BTreeSet<String> = correlate(&mem)
+            .into_iter()
+            .map(|o| {
+                format!(
+                    "{}|{:?}|{:?}|{}|{}",
+                    o.host,
+                    o.queue_id,
+                    o.recipient,
+                    o.status.as_str(),
+                    o.path.join(",")
+                )
+            })
+            .collect();
+        let got: BTreeSet<String> = db
+            .query(
+                "SELECT host, queue_id, recipient, status, array_to_string(path, ',') FROM maillog.search(max_rows => 100000)",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}|{:?}|{:?}|{}|{}",
+                    r.get::<_, String>(0),
+                    r.get::<_, Option<String>>(1).as_deref(),
+                    r.get::<_, Option<String>>(2).as_deref(),
+                    r.get::<_, String>(3),
+                    r.get::<_, String>(4)
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            want,
+            "{}: search differs from whole-file correlation",
+            f.display()
+        );
+        checked += want.len();
+    }
+    assert!(
+        checked > 50,
+        "the lightmeter cases hold many journeys, checked {checked}"
+    );
+}
+
+#[test]
+fn hostile_lines_are_stored_byte_faithfully() {
+    let c = cluster();
+    let mut db = c.connect();
+    let body = [
+        r"3F1A2B4C5D: warning: header Subject: a\tb \\ c\r\n from x",
+        "tab\there and \\. and \\N",
+        r"\.",
+        "'; DROP TABLE maillog.line; --",
+        "quote \" and ''",
+    ];
+    let long = "x".repeat(65536);
+    let mut lines: Vec<String> = body
+        .iter()
+        .map(|b| format!("Nov 28 10:00:01 mx1 postfix/cleanup[9]: {b}"))
+        .collect();
+    lines.push(format!("Nov 28 10:00:02 mx1 postfix/smtpd[9]: {long}"));
+    load(&mut db, &lines, 100);
+    for b in body.iter().copied().chain([long.as_str()]) {
+        let n: i64 = db
+            .query_one("SELECT count(*) FROM maillog.line WHERE msg = $1", &[&b])
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            n,
+            1,
+            "stored exactly once and byte for byte: {:?}",
+            &b[..b.len().min(60)]
+        );
+    }
+    let n: i64 = db
+        .query_one("SELECT count(*) FROM maillog.line", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(n as usize, lines.len());
+}
+
+#[test]
+fn omelse_fields_and_raw_lines_give_identical_answers() {
+    let lines = read_lines(
+        &else_tests::corpus_dir()
+            .join("lightmeter-controlcenter/individual_files/1_bounce_simple.log"),
+    );
+    let c = cluster();
+    let mut db = c.connect();
+    load(&mut db, &lines, 1000);
+    let raw = answers(&mut db);
+    // The same lines as omelse sends them: rsyslog's split fields.
+    db.batch_execute(
+        "CREATE TEMP TABLE split AS SELECT p.at, p.host, p.program || coalesce('[' || p.pid || ']', '') || ':' AS tag,
+                ' ' || p.message AS msg FROM maillog.line l, maillog.parse(maillog.format_line(l.at, l.host, l.program, l.pid, l.msg)) p;
+         TRUNCATE maillog.line;
+         INSERT INTO maillog.inbox (at, host, tag, msg) SELECT * FROM split;",
+    )
+    .unwrap();
+    assert_eq!(answers(&mut db), raw);
+    assert!(
+        raw.iter().any(|r| r.contains("|bounced|")),
+        "the case holds a bounce: {raw:?}"
+    );
+}
+
+#[test]
+fn purge_drops_old_days_only() {
+    let c = cluster();
+    let mut db = c.connect();
+    let old = "2001-02-03T04:05:06+00:00 mx1 postfix/qmgr[1]: 3F1A2B4C5D: removed".to_owned();
+    let new = "Nov 28 10:00:01 mx1 postfix/qmgr[1]: 3F1A2B4C5E: removed".to_owned();
+    load(&mut db, &[old, new], 10);
+    let dropped: i32 = db.query_one("SELECT maillog.purge()", &[]).unwrap().get(0);
+    assert!(
+        dropped >= 1,
+        "the 2001 partition is older than the 90-day default"
+    );
+    let left: Vec<String> = db
+        .query("SELECT qid FROM maillog.line", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(left, vec!["3F1A2B4C5E".to_owned()]);
+}
+
+/// maillog.summary() against Debian's pflogsumm on the same real log.
+#[test]
+fn summary_agrees_with_pflogsumm() {
+    else_tests::sys::require("/usr/sbin/pflogsumm", "pflogsumm");
+    let path = else_tests::corpus_dir().join("lightmeter-controlcenter/logs_sample/mail.log");
+    let out = else_tests::sys::run(
+        std::process::Command::new("/usr/sbin/pflogsumm")
+            .arg("--zero-fill")
+            .arg(&path),
+    );
+    let grand = |name: &str| -> i64 {
+        out.lines()
+            .map(str::trim)
+            .find_map(|l| {
+                let (n, rest) = l.split_once(char::is_whitespace)?;
+                (rest.trim_start().split(['(', ' ']).next() == Some(name))
+                    .then(|| n.trim_end_matches(char::is_alphabetic).parse().ok())?
+            })
+            .unwrap_or_else(|| panic!("pflogsumm printed no {name}:\n{out}"))
+    };
+    let c = cluster();
+    let mut db = c.connect();
+    load(&mut db, &read_lines(&path), 5000);
+    let s = summary(&mut db);
+    for m in [
+        "received",
+        "delivered",
+        "deferred",
+        "bounced",
+        "rejected",
+        "held",
+        "discarded",
+    ] {
+        assert_eq!(
+            metric(&s, m),
+            grand(m),
+            "{m}: maillog.summary() vs pflogsumm"
+        );
+    }
+}
