@@ -148,3 +148,65 @@ fn hostile_lines_stored_faithfully() {
         "impstats:\n{stats}"
     );
 }
+
+/// A row PostgreSQL refuses (here: an invalid timestamp produced by a user
+/// template) is isolated by rsyslog's per-message retry into
+/// action.errorFile; the rest of its batch is stored.
+#[test]
+fn refused_line_goes_to_error_file_alone() {
+    let db = Target::plain();
+    db.cluster.connect().batch_execute(TABLE).unwrap();
+    let setup = Setup::new(&db.conninfo());
+    // User template with the documented layout; `at` is the first word of msg.
+    let text = conf()
+        .replace(
+            "ruleset(name=\"r\")",
+            "template(name=\"firstword\" type=\"string\" string=\"%msg:F,32:2% %hostname% %syslogtag% %msg%\")\nruleset(name=\"r\")",
+        )
+        .replace("table=\"public.raw\"", "table=\"public.raw\" template=\"firstword\"");
+    let conf = setup.write_conf("datafail.conf", &text);
+    let _r = Rsyslogd::start(&setup, &conf, setup.tcp_port, None);
+    let lines: Vec<Vec<u8>> = (0..200)
+        .map(|i| {
+            let at = if i == 77 {
+                "notatime"
+            } else {
+                "2026-11-29T04:05:06.123456+00:00"
+            };
+            format!("<22>Nov 29 04:05:06 mx1 postfix/smtpd[7]: {at} seq={i}").into_bytes()
+        })
+        .collect();
+    send_octet_counted(setup.tcp_port, &lines);
+    let mut c = db.cluster.connect();
+    let mut got = 0i64;
+    for _ in 0..300 {
+        got = c
+            .query_one("SELECT count(*) FROM public.raw", &[])
+            .unwrap()
+            .get(0);
+        if got >= 199 && setup.errorfile().contains("notatime") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(got, 199, "{}", setup.diagnostics());
+    let bad: i64 = c
+        .query_one(
+            "SELECT count(*) FROM public.raw WHERE msg LIKE '%notatime%'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(bad, 0);
+    let errors = setup.errorfile();
+    assert_eq!(errors.lines().count(), 1, "error file: {errors}");
+    assert!(errors.contains("seq=77"), "error file: {errors}");
+    let at: String = c
+        .query_one(
+            "SELECT to_char(at AT TIME ZONE 'UTC', 'HH24:MI:SS.US') FROM public.raw LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(at, "04:05:06.123456", "fractional seconds kept");
+}
