@@ -1,5 +1,8 @@
 -- The analyst API: search, trace, summary and friends. Correlation happens at
 -- query time over the indexed lines, so answers never depend on arrival order.
+-- search/trace/_gather plan every query with its real values
+-- (force_custom_plan): the address patterns and time bounds then fold into
+-- index conditions and partition pruning instead of a generic seq-scan plan.
 
 -- Address matching: exact (case-blind) or a whole domain when the pattern starts with '@'.
 CREATE FUNCTION maillog._addr_match(addr text, pattern text) RETURNS bool
@@ -14,7 +17,7 @@ $$;
 -- plus the longest queue lifetime, so partitions outside are pruned.
 CREATE FUNCTION maillog._gather(seed_qids text[], lo timestamptz, hi timestamptz)
 RETURNS SETOF maillog.line
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     known text[] := ARRAY(SELECT DISTINCT q FROM unnest(seed_qids) q WHERE q IS NOT NULL);
     frontier text[] := known;
@@ -56,7 +59,7 @@ CREATE FUNCTION maillog.search(
     host text DEFAULT NULL,
     max_rows int DEFAULT 1000)
 RETURNS SETOF maillog.journey
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $$
 #variable_conflict use_column
 DECLARE
     p_sender text := lower(search.sender);
@@ -149,7 +152,7 @@ END $$;
 
 CREATE FUNCTION maillog.trace(key text)
 RETURNS TABLE (at timestamptz, host text, program text, pid int, queue_id text, kind text, line text)
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan AS $$
 #variable_conflict use_column
 DECLARE
     k text := btrim(trace.key, '<> ');

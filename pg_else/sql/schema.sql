@@ -88,7 +88,8 @@ LANGUAGE sql AS $$
         SELECT generate_series((lo AT TIME ZONE 'UTC')::date, (hi AT TIME ZONE 'UTC')::date, '1 day')::date))
 $$;
 
--- Set-based ingest: parse every row of the statement in one INSERT ... SELECT,
+-- Set-based ingest: parse every row of the statement in one call and one
+-- INSERT ... SELECT,
 -- skip lines already stored (same identity), then drop the staged rows. Only this
 -- transaction's rows are visible to the DELETE: other writers' are uncommitted,
 -- and committed ones were already deleted by their own transaction.
@@ -101,19 +102,22 @@ BEGIN
         PERFORM maillog._ingest_begin();
         INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
                                   msgid, client, client_name, link, size, msg)
-        SELECT p.* FROM batch b, LATERAL maillog._ingest(b.line, b.at, b.host, b.tag, b.msg) p
+        SELECT p.* FROM (SELECT array_agg(line) l, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
+               LATERAL maillog._ingest(b.l, b.a, b.h, b.t, b.m) p
         ON CONFLICT DO NOTHING;
     EXCEPTION WHEN check_violation THEN
         -- "no partition of relation found for row": create the days this batch
         -- needs (and the day after its last, so that midnight does not pay this again).
         PERFORM maillog._ingest_begin();
         SELECT array_agg(DISTINCT (p.at AT TIME ZONE 'UTC')::date) INTO days
-          FROM batch b, LATERAL maillog._ingest(b.line, b.at, b.host, b.tag, b.msg) p;
+          FROM (SELECT array_agg(line) l, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
+               LATERAL maillog._ingest(b.l, b.a, b.h, b.t, b.m) p;
         PERFORM maillog.ensure_partitions(days || (SELECT max(x) + 1 FROM unnest(days) x));
         PERFORM maillog._ingest_begin();
         INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
                                   msgid, client, client_name, link, size, msg)
-        SELECT p.* FROM batch b, LATERAL maillog._ingest(b.line, b.at, b.host, b.tag, b.msg) p
+        SELECT p.* FROM (SELECT array_agg(line) l, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
+               LATERAL maillog._ingest(b.l, b.a, b.h, b.t, b.m) p
         ON CONFLICT DO NOTHING;
     END;
     DELETE FROM maillog.inbox;

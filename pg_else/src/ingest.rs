@@ -75,35 +75,34 @@ fn header<'a>(
     }
 }
 
-#[pg_extern(volatile, parallel_unsafe)]
-fn _ingest(
+type LineRow = (
+    TimestampWithTimeZone,
+    Uuid,
+    String,
+    String,
+    Option<i32>,
+    Option<String>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    String,
+);
+
+/// One inbox row → one `maillog.line` row.
+fn ingest_row(
     line: Option<&str>,
     at: Option<TimestampWithTimeZone>,
     host: Option<&str>,
     tag: Option<&str>,
     msg: Option<&str>,
-) -> TableIterator<
-    'static,
-    (
-        name!(at, TimestampWithTimeZone),
-        name!(uid, Uuid),
-        name!(host, String),
-        name!(program, String),
-        name!(pid, Option<i32>),
-        name!(qid, Option<String>),
-        name!(kind, String),
-        name!(status, Option<String>),
-        name!(sender, Option<String>),
-        name!(rcpt, Option<String>),
-        name!(orig_rcpt, Option<String>),
-        name!(msgid, Option<String>),
-        name!(client, Option<String>),
-        name!(client_name, Option<String>),
-        name!(link, Option<String>),
-        name!(size, Option<i64>),
-        name!(msg, String),
-    ),
-> {
+) -> LineRow {
     let (h, header_at) = header(line, at, host, tag, msg);
     let program = h.program.unwrap_or("");
     let ev = parse_message(program, h.message);
@@ -143,7 +142,7 @@ fn _ingest(
         _ => (None, None),
     };
     let client = matches!(ev.kind, Kind::Client | Kind::Reject | Kind::Exchange);
-    TableIterator::once((
+    (
         at,
         uid,
         host.to_owned(),
@@ -169,5 +168,47 @@ fn _ingest(
             None
         },
         h.message.to_owned(),
-    ))
+    )
+}
+
+/// The whole batch in one call (parallel arrays, one element per inbox row):
+/// one set-returning call per statement instead of one per line.
+#[pg_extern(volatile, parallel_unsafe)]
+fn _ingest<'a>(
+    line: Array<'a, &'a str>,
+    at: Array<'a, TimestampWithTimeZone>,
+    host: Array<'a, &'a str>,
+    tag: Array<'a, &'a str>,
+    msg: Array<'a, &'a str>,
+) -> TableIterator<
+    'static,
+    (
+        name!(at, TimestampWithTimeZone),
+        name!(uid, Uuid),
+        name!(host, String),
+        name!(program, String),
+        name!(pid, Option<i32>),
+        name!(qid, Option<String>),
+        name!(kind, String),
+        name!(status, Option<String>),
+        name!(sender, Option<String>),
+        name!(rcpt, Option<String>),
+        name!(orig_rcpt, Option<String>),
+        name!(msgid, Option<String>),
+        name!(client, Option<String>),
+        name!(client_name, Option<String>),
+        name!(link, Option<String>),
+        name!(size, Option<i64>),
+        name!(msg, String),
+    ),
+> {
+    let rows: Vec<LineRow> = line
+        .iter()
+        .zip(at.iter())
+        .zip(host.iter())
+        .zip(tag.iter())
+        .zip(msg.iter())
+        .map(|((((line, at), host), tag), msg)| ingest_row(line, at, host, tag, msg))
+        .collect();
+    TableIterator::new(rows)
 }

@@ -94,8 +94,15 @@ impl Gen {
         self.counter += 1;
         qid(self.counter)
     }
-    fn user(&mut self) -> &'static str {
-        USERS[self.rng.below(USERS.len() as u64) as usize]
+    /// A mailbox name: mostly `name.N` (many distinct people, as on a real
+    /// server), sometimes the bare name (a few very busy mailboxes).
+    fn user(&mut self) -> String {
+        let name = USERS[self.rng.below(USERS.len() as u64) as usize];
+        if self.rng.chance(5) {
+            name.to_owned()
+        } else {
+            format!("{name}.{}", self.rng.below(4000))
+        }
     }
     fn remote(&mut self) -> &'static str {
         REMOTE[self.rng.below(REMOTE.len() as u64) as usize]

@@ -1,0 +1,137 @@
+//! bench-pg-else: the scale benchmark of pg_else (a benchmark, not a test).
+//! Generates N lines with gen-maillog's generator binary, loads them through
+//! maillog.inbox in batches into a private cluster, then reports ingest lines/s,
+//! database size vs raw text, and search/trace latency percentiles over random keys.
+//! Usage: bench-pg-else [LINES] [BATCH]   (defaults 10000000, 50000)
+use else_tests::pg::Cluster;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn pct(v: &mut [Duration], p: f64) -> f64 {
+    v.sort();
+    let i = ((v.len() as f64 * p).ceil() as usize).clamp(1, v.len()) - 1;
+    v[i].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let lines: u64 = args
+        .get(1)
+        .map_or(10_000_000, |v| v.parse().expect("LINES"));
+    let batch: usize = args.get(2).map_or(50_000, |v| v.parse().expect("BATCH"));
+    let gen = std::env::current_exe()
+        .unwrap()
+        .with_file_name("gen-maillog");
+    let c = Cluster::start_with(&[
+        "timezone = 'UTC'",
+        "max_wal_size = '4GB'",
+        "maintenance_work_mem = '512MB'",
+    ]);
+    let mut db = c.connect();
+
+    // Span: 5 days, so the load crosses several daily partitions.
+    let mut child = Command::new(&gen)
+        .args(["--lines", &lines.to_string(), "--span", "432000"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run gen-maillog (build it with the else-tests binaries)");
+    let out = BufReader::with_capacity(1 << 20, child.stdout.take().unwrap());
+    let (mut raw_bytes, mut n, mut in_batch) = (0u64, 0u64, 0usize);
+    let copy =
+        "COPY maillog.inbox (line) FROM STDIN (FORMAT csv, DELIMITER E'\\x01', QUOTE E'\\x02')";
+    let started = Instant::now();
+    let mut w = db.copy_in(copy).unwrap();
+    for line in out.split(b'\n') {
+        let line = line.unwrap();
+        raw_bytes += line.len() as u64 + 1;
+        w.write_all(&line).unwrap();
+        w.write_all(b"\n").unwrap();
+        n += 1;
+        in_batch += 1;
+        if in_batch == batch {
+            w.finish().unwrap();
+            w = db.copy_in(copy).unwrap();
+            in_batch = 0;
+        }
+    }
+    w.finish().unwrap();
+    child.wait().unwrap();
+    let secs = started.elapsed().as_secs_f64();
+    println!("ingest: {n} lines in {secs:.1} s = {:.0} lines/s (generation included; batches of {batch})", n as f64 / secs);
+
+    db.batch_execute("VACUUM ANALYZE maillog.line").unwrap();
+    let stored: i64 = db
+        .query_one("SELECT count(*) FROM maillog.line", &[])
+        .unwrap()
+        .get(0);
+    let size: i64 = db
+        .query_one(
+            "SELECT sum(pg_total_relation_size(i.inhrelid))::int8 FROM pg_inherits i WHERE i.inhparent = 'maillog.line'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    println!(
+        "storage: {stored} lines stored; raw text {:.1} MB, database {:.1} MB = {:.2}x the raw text",
+        raw_bytes as f64 / 1e6,
+        size as f64 / 1e6,
+        size as f64 / raw_bytes as f64
+    );
+
+    // Random keys of each kind, then timed queries.
+    let sample = |db: &mut postgres::Client, q: &str| -> Vec<String> {
+        db.query(q, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+    };
+    let rcpts = sample(&mut db, "SELECT rcpt FROM maillog.line TABLESAMPLE SYSTEM (1) WHERE rcpt IS NOT NULL AND kind = 'delivery' LIMIT 200");
+    let senders = sample(&mut db, "SELECT sender FROM maillog.line TABLESAMPLE SYSTEM (1) WHERE sender <> '' AND kind = 'queued' LIMIT 200");
+    let msgids = sample(
+        &mut db,
+        "SELECT msgid FROM maillog.line TABLESAMPLE SYSTEM (1) WHERE msgid IS NOT NULL LIMIT 200",
+    );
+    let qids = sample(
+        &mut db,
+        "SELECT qid FROM maillog.line TABLESAMPLE SYSTEM (1) WHERE kind = 'client' LIMIT 200",
+    );
+    let cases: [(&str, &str, &Vec<String>); 4] = [
+        (
+            "search(recipient)",
+            "SELECT count(*) FROM maillog.search(recipient => $1)",
+            &rcpts,
+        ),
+        (
+            "search(sender)",
+            "SELECT count(*) FROM maillog.search(sender => $1)",
+            &senders,
+        ),
+        (
+            "search(message_id)",
+            "SELECT count(*) FROM maillog.search(message_id => $1)",
+            &msgids,
+        ),
+        (
+            "trace(queue id)",
+            "SELECT count(*) FROM maillog.trace($1)",
+            &qids,
+        ),
+    ];
+    for (name, sql, keys) in cases {
+        assert!(!keys.is_empty(), "no sample keys for {name}");
+        let stmt = db.prepare(sql).unwrap();
+        let mut times = Vec::new();
+        let mut rows = 0i64;
+        for k in keys.iter() {
+            let t = Instant::now();
+            rows += db.query_one(&stmt, &[k]).unwrap().get::<_, i64>(0);
+            times.push(t.elapsed());
+        }
+        println!(
+            "{name:20} {} keys: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, {:.1} rows per answer",
+            keys.len(),
+            pct(&mut times, 0.50),
+            pct(&mut times, 0.95),
+            pct(&mut times, 0.99),
+            rows as f64 / keys.len() as f64
+        );
+    }
+}
