@@ -15,7 +15,7 @@ if [ "$(id -u)" = 0 ]; then SUDO=(); else SUDO=(sudo); fi
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # Debian packages ELSE needs to build, run and test.
-PACKAGES=(postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pkg-config libpq-dev
+PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pkg-config libpq-dev
           rsyslog rsyslog-relp rsyslog-pgsql postfix pflogsumm ca-certificates)
 
 install_packages() {
