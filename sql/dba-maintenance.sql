@@ -1,0 +1,26 @@
+-- ELSE: maintenance for DBAs. Run pieces as needed (psql -d maillog).
+
+-- Retention: the default is 90 days; change it once, then purge daily from cron:
+--   5 3 * * *  psql -d maillog -qc "SELECT maillog.purge()"
+UPDATE maillog.settings SET retention = interval '90 days';
+SELECT maillog.purge();                          -- days older than the retention
+-- SELECT maillog.purge(interval '30 days');     -- or an explicit age
+
+-- Create the next week's partitions ahead of time (ingest also creates them on demand).
+SELECT maillog.ensure_partitions(now(), now() + interval '7 days');
+
+-- Size per day and in total, against the raw text it came from.
+SELECT c.relname AS day, pg_size_pretty(pg_total_relation_size(c.oid)) AS size,
+       (SELECT count(*) FROM maillog.line l WHERE l.tableoid = c.oid) AS lines
+  FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+ WHERE i.inhparent = 'maillog.line'::regclass ORDER BY 1;
+
+-- A role for omelse that may only write into the inbox (the trigger runs as owner).
+-- CREATE ROLE rsyslog LOGIN PASSWORD '...';
+-- GRANT USAGE ON SCHEMA maillog TO rsyslog;   -- INSERT on maillog.inbox is granted to PUBLIC
+-- And for analysts: read-only use of the API.
+-- CREATE ROLE analyst LOGIN; GRANT USAGE ON SCHEMA maillog TO analyst;
+-- GRANT SELECT ON ALL TABLES IN SCHEMA maillog TO analyst;
+
+-- Load an existing log file byte-faithfully (see README, "Loading existing log files"):
+-- \copy maillog.inbox (line) FROM '/var/log/mail.log' WITH (FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02')
