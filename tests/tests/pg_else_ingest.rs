@@ -376,3 +376,109 @@ fn summary_agrees_with_pflogsumm() {
         );
     }
 }
+
+fn individual(name: &str) -> Vec<String> {
+    read_lines(
+        &else_tests::corpus_dir()
+            .join("lightmeter-controlcenter/individual_files")
+            .join(name),
+    )
+}
+
+/// A message relayed from one logged host to another is one journey, and
+/// trace shows both hosts' lines; by queue ID of either hop or by Message-ID.
+#[test]
+fn relay_across_two_hosts_is_one_journey() {
+    let c = cluster();
+    let mut db = c.connect();
+    load(
+        &mut db,
+        &individual("29_inbound_relayed_message_server_2.log"),
+        1000,
+    );
+    load(
+        &mut db,
+        &individual("29_inbound_relayed_message_server_1.log"),
+        1000,
+    );
+    let rows = db
+        .query("SELECT host, queue_id, status, relay, path FROM maillog.search(recipient => 'RECIPIENT@recipient.com')", &[])
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one journey, not one per host");
+    let r = &rows[0];
+    assert_eq!(r.get::<_, String>(0), "lightmetermail");
+    assert_eq!(r.get::<_, String>(1), "670FCA58C8");
+    assert_eq!(r.get::<_, String>(2), "sent");
+    assert_eq!(
+        r.get::<_, String>(3),
+        "gmail-smtp-in.l.google.com[44.44.44.44]:25",
+        "the final hop's relay"
+    );
+    assert_eq!(
+        r.get::<_, Vec<String>>(4),
+        vec!["lightmetermail:670FCA58C8", "mail2:F27E789349"]
+    );
+    for key in [
+        "670FCA58C8",
+        "F27E789349",
+        "<fa421b15dce6013dc6e14fec64e371b2@swift.generated>",
+    ] {
+        let hosts: Vec<String> = db
+            .query(
+                "SELECT DISTINCT host FROM maillog.trace($1) ORDER BY 1",
+                &[&key],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(
+            hosts,
+            vec!["lightmetermail", "mail2"],
+            "trace({key}) spans both hosts"
+        );
+    }
+}
+
+/// The content-filter hop and the bounce notification belong to the journey.
+#[test]
+fn trace_follows_content_filter_and_bounce_notification() {
+    let c = cluster();
+    let mut db = c.connect();
+    load(&mut db, &individual("1_bounce_simple.log"), 1000);
+    let trace: Vec<(String, String)> = db
+        .query("SELECT queue_id, program FROM maillog.trace('4AA091855DA0') WHERE queue_id IS NOT NULL", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let qids: BTreeSet<&str> = trace.iter().map(|(q, _)| q.as_str()).collect();
+    assert_eq!(
+        qids,
+        BTreeSet::from(["4AA091855DA0", "776E41855DB2", "A48191855DA0"]),
+        "origin, filter hop, notification"
+    );
+    assert!(
+        trace.iter().any(|(_, p)| p == "postfix/bounce"),
+        "the bounce daemon's line is in the trace"
+    );
+    let times: Vec<String> = db
+        .query("SELECT at::text FROM maillog.trace('4AA091855DA0')", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "trace is in time order"
+    );
+    let bounced = db
+        .query_one(
+            "SELECT status, dsn, notification FROM maillog.search(recipient => 'invalid.email@example.com')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(bounced.get::<_, String>(0), "bounced");
+    assert_eq!(bounced.get::<_, String>(1), "5.1.1");
+    assert_eq!(bounced.get::<_, String>(2), "A48191855DA0");
+}
