@@ -14,6 +14,8 @@ use super::{amavis, dovecot, exchange, postfix, Event};
 /// let e = parse_message("postfix-out/smtp", "3F1A2B4C5D: to=<b@example.net>, relay=none, delay=0.1, status=deferred (x)");
 /// assert_eq!((e.kind, e.queue_id), (Kind::Delivery, Some("3F1A2B4C5D")));
 /// assert_eq!(parse_message("whatever", "hello").kind, Kind::Other);
+/// let milter = parse_message("opendkim", "670FCA58C8: DKIM-Signature field added (s=default, d=example.com)");
+/// assert_eq!((milter.kind, milter.queue_id), (Kind::Other, Some("670FCA58C8")));
 /// ```
 pub fn parse_message<'a>(program: &str, message: &'a str) -> Event<'a> {
     if exchange::looks_like(message) {
@@ -32,6 +34,11 @@ pub fn parse_message<'a>(program: &str, message: &'a str) -> Event<'a> {
         "amavis" | "amavisd" | "amavisd-new" => amavis::parse(message),
         p if p.starts_with("dovecot") || p == "deliver" => dovecot::parse(message),
         p if postfix::is_daemon(p) => postfix::parse(p, message),
-        _ => Event::other(),
+        // Milters and policy services (opendkim, opendmarc, policyd-spf, ...) log
+        // `QID: ...`: keep the queue ID so that trace shows their lines too.
+        _ => match super::scan::queue_prefix(message) {
+            Some((Some(qid), _)) => Event { queue_id: Some(qid), ..Event::other() },
+            _ => Event::other(),
+        },
     }
 }
