@@ -108,15 +108,18 @@ unsafe extern "C" fn mod_get_id(id: *mut *const c_void) -> RsRet {
 }
 
 extern "C" fn mod_exit() -> RsRet {
-    RS_RET_OK
+    guarded(RS_RET_ERR, || RS_RET_OK)
 }
 
 extern "C" fn is_compatible_with_feature(feature: c_int) -> RsRet {
-    if feature == 1 {
-        RS_RET_OK
-    } else {
-        RS_RET_INCOMPATIBLE
-    }
+    // 1 = repeated-message reduction: harmless for us, as stock modules say.
+    guarded(RS_RET_INCOMPATIBLE, || {
+        if feature == 1 {
+            RS_RET_OK
+        } else {
+            RS_RET_INCOMPATIBLE
+        }
+    })
 }
 
 unsafe extern "C" fn get_mod_cnf_name(name: *mut *const u8) -> RsRet {
@@ -135,7 +138,7 @@ unsafe extern "C" fn begin_cnf_load(mod_conf: *mut *const c_void, conf: *mut c_v
 }
 
 extern "C" fn cnf_noop(_mod_conf: *mut c_void) -> RsRet {
-    RS_RET_OK
+    guarded(RS_RET_ERR, || RS_RET_OK)
 }
 
 unsafe extern "C" fn new_act_inst(
@@ -194,7 +197,8 @@ extern "C" fn parse_selector_act(
     _data: *mut c_void,
     _omsr: *mut c_void,
 ) -> RsRet {
-    RS_RET_CONFLINE_UNPROCESSED // no legacy syntax; let other modules try
+    // No legacy syntax; let other modules try (anything else breaks theirs).
+    guarded(RS_RET_CONFLINE_UNPROCESSED, || RS_RET_CONFLINE_UNPROCESSED)
 }
 
 unsafe extern "C" fn free_instance(data: *mut c_void) -> RsRet {
@@ -207,7 +211,7 @@ unsafe extern "C" fn free_instance(data: *mut c_void) -> RsRet {
 }
 
 extern "C" fn dbg_print_inst_info(_data: *mut c_void) -> RsRet {
-    RS_RET_OK
+    guarded(RS_RET_OK, || RS_RET_OK)
 }
 
 unsafe extern "C" fn create_wrkr_instance(wrkr: *mut *mut c_void, data: *mut c_void) -> RsRet {
@@ -235,7 +239,8 @@ unsafe extern "C" fn try_resume(wrkr: *mut c_void) -> RsRet {
 }
 
 extern "C" fn begin_transaction(_wrkr: *mut c_void) -> RsRet {
-    RS_RET_OK // the transaction starts in commitTransaction (see the ABI doc)
+    // The transaction starts in commitTransaction: rsyslog may skip this call.
+    guarded(RS_RET_OK, || RS_RET_OK)
 }
 
 unsafe extern "C" fn commit_transaction(
