@@ -44,16 +44,32 @@ impl Cluster {
     /// initdb + start without creating the extension (omelse raw-speed tests).
     pub fn start_plain(settings: &[&str]) -> Cluster {
         require(&format!("{PGBIN}/initdb"), "postgresql-15");
-        let dir = tempfile::Builder::new().prefix("else-pg-").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("else-pg-")
+            .tempdir()
+            .expect("tempdir");
         // The postgres user must be able to reach the folder.
-        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
         chown_postgres(dir.path());
         let data = dir.path().join("data");
-        run(pg_cmd("initdb")
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "--locale=C.UTF-8", "-E", "UTF8", "--no-instructions"]));
-        let mut c = Cluster { dir, port: free_port(), running: false };
+        run(pg_cmd("initdb").arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--locale=C.UTF-8",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        ]));
+        let mut c = Cluster {
+            dir,
+            port: free_port(),
+            running: false,
+        };
         c.settings(settings);
         c.pg_start();
         c
@@ -80,7 +96,10 @@ impl Cluster {
     }
 
     pub fn dsn(&self) -> String {
-        format!("host=127.0.0.1 port={} user=postgres dbname=postgres", self.port)
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            self.port
+        )
     }
 
     pub fn connect(&self) -> postgres::Client {
@@ -91,21 +110,31 @@ impl Cluster {
     /// Start (again); waits until the server accepts connections.
     pub fn pg_start(&mut self) {
         let log = self.dir.path().join("server.log");
-        run(pg_cmd("pg_ctl").arg("-D").arg(self.data()).arg("-l").arg(log).args(["-w", "-t", "60", "start"]));
+        run(pg_cmd("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(log)
+            .args(["-w", "-t", "60", "start"]));
         self.running = true;
     }
 
     /// Stop in the given mode (`fast`, `immediate`); waits until it is down.
     pub fn pg_stop(&mut self, mode: &str) {
-        run(pg_cmd("pg_ctl").arg("-D").arg(self.data()).args(["-m", mode, "-w", "-t", "60", "stop"]));
+        run(pg_cmd("pg_ctl")
+            .arg("-D")
+            .arg(self.data())
+            .args(["-m", mode, "-w", "-t", "60", "stop"]));
         self.running = false;
     }
 
     /// Wait until a query succeeds (after a restart).
     pub fn wait_ready(&self) {
-        wait_for("PostgreSQL to accept connections", Duration::from_secs(60), || {
-            postgres::Client::connect(&self.dsn(), postgres::NoTls).is_ok()
-        });
+        wait_for(
+            "PostgreSQL to accept connections",
+            Duration::from_secs(60),
+            || postgres::Client::connect(&self.dsn(), postgres::NoTls).is_ok(),
+        );
     }
 
     /// The server log, for failure messages.
@@ -117,7 +146,11 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         if self.running {
-            let _ = pg_cmd("pg_ctl").arg("-D").arg(self.data()).args(["-m", "immediate", "-w", "stop"]).output();
+            let _ = pg_cmd("pg_ctl")
+                .arg("-D")
+                .arg(self.data())
+                .args(["-m", "immediate", "-w", "stop"])
+                .output();
         }
     }
 }

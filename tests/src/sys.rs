@@ -12,7 +12,11 @@ pub fn is_root() -> bool {
 
 /// A free loopback TCP port (bound then released; good enough for tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").expect("bind a loopback port").local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind a loopback port")
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Fail with a clear message naming the install step when a program is missing.
@@ -25,7 +29,9 @@ pub fn require(path: &str, install_hint: &str) {
 
 /// Run `cmd`, panicking with its output when it fails.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}\n{}",
@@ -39,7 +45,10 @@ pub fn run(cmd: &mut Command) -> String {
 pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
     let start = Instant::now();
     while !cond() {
-        assert!(start.elapsed() < timeout, "timed out after {timeout:?} waiting for {what}");
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -47,6 +56,9 @@ pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
 /// Give a folder to the `postgres` user when running as root.
 pub fn chown_postgres(dir: &Path) {
     if is_root() {
-        run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(dir));
+        run(Command::new("chown")
+            .arg("-R")
+            .arg("postgres:postgres")
+            .arg(dir));
     }
 }

@@ -37,7 +37,10 @@ pub fn parse_message<'a>(program: &str, message: &'a str) -> Event<'a> {
         // Milters and policy services (opendkim, opendmarc, policyd-spf, ...) log
         // `QID: ...`: keep the queue ID so that trace shows their lines too.
         _ => match super::scan::queue_prefix(message) {
-            Some((Some(qid), _)) => Event { queue_id: Some(qid), ..Event::other() },
+            Some((Some(qid), _)) => Event {
+                queue_id: Some(qid),
+                ..Event::other()
+            },
             _ => Event::other(),
         },
     }
