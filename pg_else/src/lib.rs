@@ -26,8 +26,7 @@ extension_sql_file!(
 );
 
 #[cfg(any(test, feature = "pg_test"))]
-#[pg_schema]
-mod tests;
+mod pg_tests;
 
 /// Required by `cargo pgrx test`; must sit at the crate root.
 #[cfg(test)]

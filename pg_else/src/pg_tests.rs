@@ -1,0 +1,87 @@
+//! Tests that run inside a real PostgreSQL backend (`cargo pgrx test`).
+// (A file module: #[pg_schema] must see its module inline.)
+use pgrx::prelude::*;
+
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn inbox_keeps_unknown_lines_and_stores_a_resend_once() {
+        let load = "INSERT INTO maillog.inbox (line) VALUES \
+                    ('garbage that no parser knows'), ('garbage that no parser knows')";
+        Spi::run(load).unwrap();
+        let count = || {
+            Spi::get_one::<i64>("SELECT count(*) FROM maillog.line WHERE kind = 'other'").unwrap()
+        };
+        assert_eq!(
+            count(),
+            Some(2),
+            "a load that holds a line twice keeps both copies"
+        );
+        Spi::run(load).unwrap();
+        assert_eq!(
+            count(),
+            Some(2),
+            "the same load again (a re-sent batch) stores nothing new"
+        );
+        let staged = Spi::get_one::<i64>("SELECT count(*) FROM maillog.inbox").unwrap();
+        assert_eq!(staged, Some(0), "the inbox is emptied by its trigger");
+    }
+
+    #[pg_test]
+    fn omelse_fields_are_accepted() {
+        Spi::run(
+            "INSERT INTO maillog.inbox (at, host, tag, msg) VALUES \
+             ('2026-11-28 10:00:00+00', 'mx1', 'postfix/qmgr[12]:', ' 3F1A2B4C5D: removed')",
+        )
+        .unwrap();
+        let row =
+            Spi::get_two::<String, i32>("SELECT program, pid FROM maillog.line WHERE host = 'mx1'")
+                .unwrap();
+        assert_eq!(row, (Some("postfix/qmgr".to_owned()), Some(12)));
+        let msg =
+            Spi::get_one::<String>("SELECT msg FROM maillog.line WHERE host = 'mx1'").unwrap();
+        assert_eq!(
+            msg.as_deref(),
+            Some("3F1A2B4C5D: removed"),
+            "rsyslog's leading space is dropped"
+        );
+    }
+
+    #[pg_test]
+    fn parse_reads_a_delivery_line() {
+        let row = Spi::get_three::<String, String, String>(
+            "SELECT kind, status, next_queue_id FROM maillog.parse('Nov 28 10:00:02 mx1 postfix/smtp[4321]: \
+             3F1A2B4C5D: to=<bob@example.net>, relay=mx.example.net[203.0.113.5]:25, delay=0.6, \
+             delays=0.1/0/0.3/0.2, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 9A8B7C6D5E)')",
+        )
+        .unwrap();
+        assert_eq!(
+            row,
+            (
+                Some("delivery".into()),
+                Some("sent".into()),
+                Some("9A8B7C6D5E".into())
+            )
+        );
+    }
+
+    #[pg_test]
+    fn search_reads_a_deferral_followed_by_delivery_as_sent() {
+        Spi::run(
+            "INSERT INTO maillog.inbox (line) VALUES
+             ('2026-11-28T10:00:00+00:00 mx1 postfix/smtpd[1]: 3F1A2B4C5D: client=a.example[192.0.2.1]'),
+             ('2026-11-28T10:00:01+00:00 mx1 postfix/qmgr[2]: 3F1A2B4C5D: from=<a@example.org>, size=100, nrcpt=1 (queue active)'),
+             ('2026-11-28T10:00:02+00:00 mx1 postfix/smtp[3]: 3F1A2B4C5D: to=<b@example.net>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to x: timed out)'),
+             ('2026-11-28T10:30:02+00:00 mx1 postfix/smtp[3]: 3F1A2B4C5D: to=<b@example.net>, relay=x[203.0.113.5]:25, delay=1801, delays=0/1800/0.5/0.5, dsn=2.0.0, status=sent (250 ok)'),
+             ('2026-11-28T10:30:03+00:00 mx1 postfix/qmgr[2]: 3F1A2B4C5D: removed')",
+        )
+        .unwrap();
+        let row = Spi::get_two::<String, String>(
+            "SELECT status, client FROM maillog.search(recipient => 'B@example.net')",
+        )
+        .unwrap();
+        assert_eq!(row, (Some("sent".into()), Some("192.0.2.1".into())));
+    }
+}
