@@ -4,6 +4,7 @@
 
 pub mod omelse;
 pub mod pg;
+pub mod postfix;
 pub mod rsyslog;
 pub mod sys;
 
