@@ -65,6 +65,10 @@ impl Postfix {
         files: &[(&str, &str)],
     ) -> Postfix {
         require(POSTFIX, "postfix");
+        assert!(
+            crate::sys::is_root(),
+            "Postfix instances need root (queue folders owned by root, mail_owner postfix): run the tests as root"
+        );
         let dir = tempfile::Builder::new()
             .prefix("else-postfix-")
             .tempdir()

@@ -696,6 +696,13 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
         rows.len() as i64,
         "Exchange data rows stored (the 5 header lines are dropped by the forwarder)"
     );
+    // The tracking log has CRLF line ends; the stored message should not
+    // keep the CR.
+    let with_cr = count(
+        &mut db,
+        "SELECT count(*) FROM maillog.line WHERE host = 'exch1' AND msg LIKE '%' || chr(13)",
+    );
+    assert_eq!(with_cr, 0, "Exchange rows stored with a trailing CR");
     assert_eq!(
         count(
             &mut db,
