@@ -173,6 +173,9 @@ fn ingest_row(
 
 /// The whole batch in one call (parallel arrays, one element per inbox row):
 /// one set-returning call per statement instead of one per line.
+// pgrx reads the column names from the tuple in the signature, so it
+// cannot be a type alias.
+#[allow(clippy::type_complexity)]
 #[pg_extern(volatile, parallel_unsafe)]
 fn _ingest<'a>(
     line: Array<'a, &'a str>,

@@ -28,6 +28,9 @@ fn lines<'a: 'b, 'b>(
         .collect()
 }
 
+// pgrx reads the column names from the tuple in the signature, so it
+// cannot be a type alias.
+#[allow(clippy::type_complexity)]
 #[pg_extern(immutable, parallel_safe)]
 fn _correlate<'a>(
     at: Array<'a, TimestampWithTimeZone>,

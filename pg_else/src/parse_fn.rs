@@ -12,6 +12,9 @@ fn s(v: Option<&str>) -> Option<String> {
 /// Parse one raw log line (RFC 3164, RFC 3339, RFC 5424 header, or a bare
 /// Exchange tracking row). Always one row; unknown lines have kind `other`.
 /// Year-less times are read relative to the transaction start, in the server zone.
+// pgrx reads the column names from the tuple in the signature, so it
+// cannot be a type alias.
+#[allow(clippy::type_complexity)]
 #[pg_extern(immutable, strict, parallel_safe)]
 fn parse(
     line: &str,
