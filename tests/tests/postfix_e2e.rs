@@ -452,6 +452,31 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
         "maillog.search failed while ingest was running: {:?}",
         search_errors.borrow()
     );
+    // Optional soak (ELSE_E2E_SOAK_SECS, default 0): keep searching while the
+    // servers idle and log (anvil statistics after 100 s, ...); every search
+    // must succeed.
+    let soak: u64 = std::env::var("ELSE_E2E_SOAK_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let soak_end = Instant::now() + Duration::from_secs(soak);
+    let mut soak_queries = 0;
+    while Instant::now() < soak_end {
+        for (args, _, _) in &expected {
+            if let Err(e) = try_search(&mut db, args) {
+                search_errors
+                    .borrow_mut()
+                    .push(format!("after {soak_queries} searches: {e}"));
+            }
+            soak_queries += 1;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        search_errors.borrow().is_empty(),
+        "maillog.search failed during the soak ({soak_queries} searches): {:?}",
+        search_errors.borrow()
+    );
     let discarded = search(&mut db, "status => 'discarded'");
     assert_eq!(discarded.len(), 1, "{discarded:#?}");
     assert_eq!(discarded[0].sender, "alice@example.org");
@@ -620,6 +645,17 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
         mx_written + mbox_written,
         "no other lines"
     );
+
+    // Parser coverage on real Postfix output (reported; summary's `unparsed`).
+    for r in db
+        .query(
+            "SELECT host || ' ' || program || ': ' || msg FROM maillog.line WHERE kind = 'other'",
+            &[],
+        )
+        .unwrap()
+    {
+        eprintln!("unparsed (kind other): {}", r.get::<_, String>(0));
+    }
 
     // --- summary() vs pflogsumm on the same files --------------------------------
     let pf = pflogsumm(&[&mx_log, &mbox_log]);
