@@ -165,30 +165,3 @@ impl Session {
         DbError::Lost(self.conn.error_message())
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    /// Manual check against a running server: OMELSE_TEST_DSN=... cargo test -- --ignored
-    #[test]
-    #[ignore]
-    fn connect_and_copy() {
-        let dsn = std::env::var("OMELSE_TEST_DSN").unwrap();
-        let params = vec![(c"dbname".to_owned(), CString::new(dsn).unwrap())];
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut s = connect(&params, c"SET statement_timeout = 1000", deadline).unwrap();
-        s.exec(
-            c"CREATE TEMP TABLE t (at timestamptz, host text, tag text, msg text)",
-            deadline,
-        )
-        .unwrap();
-        s.copy(
-            c"COPY t (at, host, tag, msg) FROM STDIN",
-            b"\\N\th\tt\tm\n",
-            deadline,
-        )
-        .unwrap();
-    }
-}
