@@ -6,9 +6,11 @@ use std::ffi::CString;
 /// (leading space: no user template can collide with it).
 pub const DEFAULT_TEMPLATE_NAME: &str = " OmElseFmt";
 /// Its text, in rsyslog's legacy template syntax (quoted). Layout contract:
-/// `AT SP HOST SP TAG SP MSG` - see `encode`. A user template must keep it.
+/// `UID SP AT SP HOST SP TAG SP MSG` - see `encode`. A user template must keep it.
+/// `%uuid%` is rsyslog's per-message UUID: it stays the same when rsyslog
+/// re-sends a batch, so pg_else can tell a re-sent line from a repeated one.
 pub const DEFAULT_TEMPLATE_LINE: &str =
-    "\"%timereported:::date-rfc3339% %hostname% %syslogtag% %msg%\"";
+    "\"%uuid% %timereported:::date-rfc3339% %hostname% %syslogtag% %msg%\"";
 
 pub const DEFAULT_TABLE: &str = "maillog.inbox";
 pub const DEFAULT_STATEMENT_TIMEOUT_MS: u64 = 30_000;
@@ -91,10 +93,10 @@ impl ActionConfig {
         self.template.as_deref().unwrap_or(DEFAULT_TEMPLATE_NAME)
     }
 
-    /// `COPY <table> (at, host, tag, msg) FROM STDIN` (text format).
+    /// `COPY <table> (uid, at, host, tag, msg) FROM STDIN` (text format).
     pub fn copy_sql(&self) -> CString {
         CString::new(format!(
-            "COPY {} (at, host, tag, msg) FROM STDIN",
+            "COPY {} (uid, at, host, tag, msg) FROM STDIN",
             self.table
         ))
         .expect("validated table name")
@@ -188,7 +190,7 @@ mod tests {
         assert_eq!(c.template_name(), DEFAULT_TEMPLATE_NAME);
         assert_eq!(
             c.copy_sql().to_str().unwrap(),
-            "COPY maillog.inbox (at, host, tag, msg) FROM STDIN"
+            "COPY maillog.inbox (uid, at, host, tag, msg) FROM STDIN"
         );
         assert_eq!(
             c.setup_sql().to_str().unwrap(),

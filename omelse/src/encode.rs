@@ -1,14 +1,14 @@
 //! COPY text-format row encoding (pure; no allocation per line).
 //!
-//! Input: one rendered template line, `AT SP HOST SP TAG SP MSG`: the first
-//! three spaces separate the fields (none can occur inside rsyslog's
-//! timereported/hostname/syslogtag), everything after the third space is the
-//! message, byte for byte (it usually starts with a space; pg_else strips it).
-//! A line with fewer than three spaces is stored whole as `msg` with the
-//! other columns NULL; an empty `at` becomes NULL.
+//! Input: one rendered template line, `UID SP AT SP HOST SP TAG SP MSG`: the
+//! first four spaces separate the fields (none can occur inside rsyslog's
+//! uuid/timereported/hostname/syslogtag), everything after the fourth space is
+//! the message, byte for byte (it usually starts with a space; pg_else strips
+//! it). A line with fewer than four spaces is stored whole as `msg` with the
+//! other columns NULL; an empty `uid` or `at` becomes NULL.
 //!
-//! Output: one row `at \t host \t tag \t msg \n` for
-//! `COPY t (at, host, tag, msg) FROM STDIN` (text format).
+//! Output: one row `uid \t at \t host \t tag \t msg \n` for
+//! `COPY t (uid, at, host, tag, msg) FROM STDIN` (text format).
 //! * backslash, tab, LF, CR are escaped the COPY way (`\\`, `\t`, `\n`, `\r`)
 //!   so the stored text is byte-identical to the input;
 //! * a NUL byte and every byte of invalid UTF-8 (which PostgreSQL cannot
@@ -20,7 +20,7 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Append the row for `line` to `out`.
 pub fn push_row(out: &mut Vec<u8>, line: &[u8]) {
-    let mut fields: [&[u8]; 3] = [&[]; 3];
+    let mut fields: [&[u8]; 4] = [&[]; 4];
     let mut rest = line;
     for f in fields.iter_mut() {
         match rest.iter().position(|&b| b == b' ') {
@@ -30,21 +30,23 @@ pub fn push_row(out: &mut Vec<u8>, line: &[u8]) {
             }
             None => {
                 // Not our layout: keep the whole line as the message.
-                out.extend_from_slice(b"\\N\t\\N\t\\N\t");
+                out.extend_from_slice(b"\\N\t\\N\t\\N\t\\N\t");
                 push_field(out, line);
                 out.push(b'\n');
                 return;
             }
         }
     }
-    if fields[0].is_empty() {
-        out.extend_from_slice(b"\\N");
-    } else {
-        push_field(out, fields[0]);
-    }
-    for f in &fields[1..] {
-        out.push(b'\t');
-        push_field(out, f);
+    // Empty uid or time: NULL (an empty string is not a uuid or timestamptz).
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        if i < 2 && f.is_empty() {
+            out.extend_from_slice(b"\\N");
+        } else {
+            push_field(out, f);
+        }
     }
     out.push(b'\t');
     push_field(out, rest);
@@ -109,22 +111,22 @@ mod tests {
     #[test]
     fn splits_four_fields_msg_keeps_spaces() {
         assert_eq!(
-            row(b"2026-01-02T03:04:05.123+00:00 mx1 postfix/smtpd[12]:  hello  world "),
-            b"2026-01-02T03:04:05.123+00:00\tmx1\tpostfix/smtpd[12]:\t hello  world \n".to_vec()
+            row(b"0D14E229231A40B29661F33A04E8719E 2026-01-02T03:04:05.123+00:00 mx1 postfix/smtpd[12]:  hello  world "),
+            b"0D14E229231A40B29661F33A04E8719E\t2026-01-02T03:04:05.123+00:00\tmx1\tpostfix/smtpd[12]:\t hello  world \n".to_vec()
         );
     }
 
     #[test]
     fn empty_fields() {
-        assert_eq!(row(b"   "), b"\\N\t\t\t\n".to_vec());
-        assert_eq!(row(b"t h  m"), b"t\th\t\tm\n".to_vec());
+        assert_eq!(row(b"    "), b"\\N\t\\N\t\t\t\n".to_vec());
+        assert_eq!(row(b"u t h  m"), b"u\tt\th\t\tm\n".to_vec());
     }
 
     #[test]
     fn foreign_layout_goes_to_msg() {
         assert_eq!(
             row(b"just a\tline"),
-            b"\\N\t\\N\t\\N\tjust a\\tline\n".to_vec()
+            b"\\N\t\\N\t\\N\t\\N\tjust a\\tline\n".to_vec()
         );
     }
 

@@ -42,11 +42,12 @@ CREATE INDEX line_msgid ON maillog.line (msgid) WHERE msgid IS NOT NULL;
 CREATE INDEX line_client ON maillog.line (client) WHERE client IS NOT NULL;
 CREATE INDEX line_client_name ON maillog.line (client_name) WHERE client_name IS NOT NULL;
 
--- The one entry point. omelse COPYs (at, host, tag, msg); a DBA loads raw lines
+-- The one entry point. omelse COPYs (uid, at, host, tag, msg); a DBA loads raw lines
 -- into (line). Rows live here only inside the loading transaction: the statement
 -- trigger moves them into maillog.line, so the table is UNLOGGED (no WAL twice).
 CREATE UNLOGGED TABLE maillog.inbox (
     line text,
+    uid  uuid,          -- omelse: rsyslog's per-message UUID (the line's identity)
     at   timestamptz,
     host text,
     tag  text,
@@ -102,22 +103,22 @@ BEGIN
         PERFORM maillog._ingest_begin();
         INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
                                   msgid, client, client_name, link, size, msg)
-        SELECT p.* FROM (SELECT array_agg(line) l, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
-               LATERAL maillog._ingest(b.l, b.a, b.h, b.t, b.m) p
+        SELECT p.* FROM (SELECT array_agg(line) l, array_agg(uid) u, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
+               LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p
         ON CONFLICT DO NOTHING;
     EXCEPTION WHEN check_violation THEN
         -- "no partition of relation found for row": create the days this batch
         -- needs (and the day after its last, so that midnight does not pay this again).
         PERFORM maillog._ingest_begin();
         SELECT array_agg(DISTINCT (p.at AT TIME ZONE 'UTC')::date) INTO days
-          FROM (SELECT array_agg(line) l, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
-               LATERAL maillog._ingest(b.l, b.a, b.h, b.t, b.m) p;
+          FROM (SELECT array_agg(line) l, array_agg(uid) u, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
+               LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p;
         PERFORM maillog.ensure_partitions(days || (SELECT max(x) + 1 FROM unnest(days) x));
         PERFORM maillog._ingest_begin();
         INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
                                   msgid, client, client_name, link, size, msg)
-        SELECT p.* FROM (SELECT array_agg(line) l, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
-               LATERAL maillog._ingest(b.l, b.a, b.h, b.t, b.m) p
+        SELECT p.* FROM (SELECT array_agg(line) l, array_agg(uid) u, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
+               LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p
         ON CONFLICT DO NOTHING;
     END;
     DELETE FROM maillog.inbox;

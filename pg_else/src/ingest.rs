@@ -98,6 +98,7 @@ type LineRow = (
 /// One inbox row → one `maillog.line` row.
 fn ingest_row(
     line: Option<&str>,
+    given_uid: Option<Uuid>,
     at: Option<TimestampWithTimeZone>,
     host: Option<&str>,
     tag: Option<&str>,
@@ -117,13 +118,17 @@ fn ingest_row(
         TimestampWithTimeZone::try_from(now).expect("transaction time is finite")
     });
     let host = h.host.unwrap_or("");
-    let uid = Uuid::from_bytes(identity(line_identity(
-        host,
-        identity_us,
-        program,
-        h.pid,
-        h.message,
-    )));
+    // omelse hands over rsyslog's message UUID: the same for a re-sent copy,
+    // different for a repeated line. Otherwise the identity is the content hash.
+    let uid = given_uid.unwrap_or_else(|| {
+        Uuid::from_bytes(identity(line_identity(
+            host,
+            identity_us,
+            program,
+            h.pid,
+            h.message,
+        )))
+    });
     let status = match ev.kind {
         Kind::Delivery => f.status,
         Kind::Reject | Kind::Postsuper => f.action,
@@ -179,6 +184,7 @@ fn ingest_row(
 #[pg_extern(volatile, parallel_unsafe)]
 fn _ingest<'a>(
     line: Array<'a, &'a str>,
+    uid: Array<'a, Uuid>,
     at: Array<'a, TimestampWithTimeZone>,
     host: Array<'a, &'a str>,
     tag: Array<'a, &'a str>,
@@ -207,11 +213,12 @@ fn _ingest<'a>(
 > {
     let rows: Vec<LineRow> = line
         .iter()
+        .zip(uid.iter())
         .zip(at.iter())
         .zip(host.iter())
         .zip(tag.iter())
         .zip(msg.iter())
-        .map(|((((line, at), host), tag), msg)| ingest_row(line, at, host, tag, msg))
+        .map(|(((((line, uid), at), host), tag), msg)| ingest_row(line, uid, at, host, tag, msg))
         .collect();
     TableIterator::new(rows)
 }

@@ -7,7 +7,7 @@ pub const PG_ELSE_CONTROL: &str = "/usr/share/postgresql/15/extension/pg_else.co
 
 /// The hand-made stand-in for pg_else's inbox (same columns, no triggers).
 pub const PLAIN_INBOX: &str = "CREATE SCHEMA IF NOT EXISTS maillog;
-     CREATE UNLOGGED TABLE maillog.inbox (line text, at timestamptz, host text, tag text, msg text);";
+     CREATE UNLOGGED TABLE maillog.inbox (line text, uid uuid, at timestamptz, host text, tag text, msg text);";
 
 /// A private cluster holding the omelse target.
 pub struct Target {

@@ -12,7 +12,7 @@ use else_tests::omelse::Target;
 use else_tests::rsyslog::{numbered_line, send_octet_counted, Rsyslogd, Setup};
 use std::time::Duration;
 
-const TABLE: &str = "CREATE TABLE public.raw (at timestamptz, host text, tag text, msg text)";
+const TABLE: &str = "CREATE TABLE public.raw (uid uuid, at timestamptz, host text, tag text, msg text)";
 
 fn conf() -> String {
     r#"
@@ -161,7 +161,7 @@ fn refused_line_goes_to_error_file_alone() {
     let text = conf()
         .replace(
             "ruleset(name=\"r\")",
-            "template(name=\"firstword\" type=\"string\" string=\"%msg:F,32:2% %hostname% %syslogtag% %msg%\")\nruleset(name=\"r\")",
+            "template(name=\"firstword\" type=\"string\" string=\"%uuid% %msg:F,32:2% %hostname% %syslogtag% %msg%\")\nruleset(name=\"r\")",
         )
         .replace("table=\"public.raw\"", "table=\"public.raw\" template=\"firstword\"");
     let conf = setup.write_conf("datafail.conf", &text);
