@@ -12,7 +12,8 @@ use else_tests::omelse::Target;
 use else_tests::rsyslog::{numbered_line, send_octet_counted, Rsyslogd, Setup};
 use std::time::Duration;
 
-const TABLE: &str = "CREATE TABLE public.raw (uid uuid, at timestamptz, host text, tag text, msg text)";
+const TABLE: &str =
+    "CREATE TABLE public.raw (uid uuid, at timestamptz, host text, tag text, msg text)";
 
 fn conf() -> String {
     r#"
