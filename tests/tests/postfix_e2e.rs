@@ -22,10 +22,8 @@
 //! Lines deliberately not stored: the five `#` header lines of the Exchange
 //! tracking log (the forwarder drops them). Every Postfix log line is stored.
 //!
-//! Known gap (printed, not asserted): the mbox -> Exchange hand-off is two
-//! journeys in `maillog.search` (Postfix's ends at mbox, Exchange's starts at
-//! exch1), because the reply `[InternalId=N, Hostname=H]` is not read as the
-//! next hop's queue ID; `maillog.trace(message-id)` does show both sides.
+//! The mbox -> Exchange hand-off is one journey: Exchange's reply
+//! `[InternalId=N, Hostname=H]` names the internal message id of its tracking log.
 use else_tests::pg::Cluster;
 use else_tests::postfix::{smtp_send, ExchangeSmtp, Postfix, SmtpSink};
 use else_tests::rsyslog::{shipped_conf, Rsyslogd, Setup};
@@ -800,11 +798,12 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
         r.path.first().is_some_and(|h| h.starts_with("mx:"))
             && r.path.iter().any(|h| h.starts_with("exch1:"))
     });
-    // Known gap (reported, not asserted): pg_else does not continue a
-    // Postfix journey into the Exchange journey of the same Message-ID; the
-    // two show up as separate rows of search() (trace by Message-ID does
-    // show both, asserted above).
-    eprintln!("Postfix -> Exchange hand-off is one journey: {joined}");
+    // Exchange's reply `[InternalId=N, Hostname=H]` names its internal
+    // message id: the Postfix journey continues into Exchange's.
+    assert!(
+        joined,
+        "Postfix -> Exchange hand-off is one journey: {dave:#?}"
+    );
 }
 
 /// Lines that occur more than once in a Postfix log file, with their count.

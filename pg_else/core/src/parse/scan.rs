@@ -129,9 +129,19 @@ pub fn dsn(reply: &str) -> Option<&str> {
     ok.then_some(tok)
 }
 
-/// The next hop's queue ID in a reply: `... queued as X`, `forwarded as X`, Exim `OK id=X`.
+/// The next hop's queue ID in a reply: `... queued as X`, `forwarded as X`, Exim `OK id=X`,
+/// Exchange `250 2.6.0 <msgid> [InternalId=N, Hostname=H] Queued mail for delivery`
+/// (N is the internal-message-id of H's message tracking log).
+///
+/// ```
+/// use maillog_core::parse::parse_message;
+/// let e = parse_message("postfix/smtp", "3F1A2B4C5D: to=<u@ex.example.org>, relay=ex[192.0.2.9]:25, delay=0.1, \
+///     delays=0/0/0/0.1, dsn=2.6.0, status=sent (250 2.6.0 <m@example.org> [InternalId=7091, \
+///     Hostname=EXCH1.ex.example.org] Queued mail for delivery)");
+/// assert_eq!(e.fields.next_queue_id, Some("7091"));
+/// ```
 pub fn next_queue_id(reply: &str) -> Option<&str> {
-    for key in ["queued as ", "forwarded as ", " id="] {
+    for key in ["queued as ", "forwarded as ", " id=", "[InternalId="] {
         if let Some(rest) = after(reply, key) {
             let end = rest
                 .bytes()
