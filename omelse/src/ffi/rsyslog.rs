@@ -1,5 +1,5 @@
 //! Declarations of what rsyslogd 8.2302 exports to modules (see
-//! /work/shared/docs/rsyslog-module-abi.md) and small safe helpers around them.
+//! ../shared/docs/rsyslog-module-abi.md beside the project) and small safe helpers around them.
 use std::ffi::{c_char, c_int, c_void, CString};
 
 pub type RsRet = i32;
