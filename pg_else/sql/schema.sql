@@ -89,7 +89,8 @@ LANGUAGE sql AS $$
         SELECT generate_series((lo AT TIME ZONE 'UTC')::date, (hi AT TIME ZONE 'UTC')::date, '1 day')::date))
 $$;
 
--- Set-based ingest: parse every row of the statement in one call and one
+-- Set-based ingest: parse the statement's rows in calls of 10,000 (arrays stay
+-- far below PostgreSQL's 1 GB limit even for a multi-GB \copy) and one
 -- INSERT ... SELECT,
 -- skip lines already stored (same identity), then drop the staged rows. Only this
 -- transaction's rows are visible to the DELETE: other writers' are uncommitted,
@@ -103,7 +104,9 @@ BEGIN
         PERFORM maillog._ingest_begin();
         INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
                                   msgid, client, client_name, link, size, msg)
-        SELECT p.* FROM (SELECT array_agg(line) l, array_agg(uid) u, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
+        SELECT p.* FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u, array_agg(at ORDER BY n) a,
+                       array_agg(host ORDER BY n) h, array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
+                  FROM (SELECT row_number() OVER () AS n, * FROM batch) x GROUP BY (n - 1) / 10000) b,
                LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p
         ON CONFLICT DO NOTHING;
     EXCEPTION WHEN check_violation THEN
@@ -111,13 +114,17 @@ BEGIN
         -- needs (and the day after its last, so that midnight does not pay this again).
         PERFORM maillog._ingest_begin();
         SELECT array_agg(DISTINCT (p.at AT TIME ZONE 'UTC')::date) INTO days
-          FROM (SELECT array_agg(line) l, array_agg(uid) u, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
+          FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u, array_agg(at ORDER BY n) a,
+                       array_agg(host ORDER BY n) h, array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
+                  FROM (SELECT row_number() OVER () AS n, * FROM batch) x GROUP BY (n - 1) / 10000) b,
                LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p;
         PERFORM maillog.ensure_partitions(days || (SELECT max(x) + 1 FROM unnest(days) x));
         PERFORM maillog._ingest_begin();
         INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
                                   msgid, client, client_name, link, size, msg)
-        SELECT p.* FROM (SELECT array_agg(line) l, array_agg(uid) u, array_agg(at) a, array_agg(host) h, array_agg(tag) t, array_agg(msg) m FROM batch) b,
+        SELECT p.* FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u, array_agg(at ORDER BY n) a,
+                       array_agg(host ORDER BY n) h, array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
+                  FROM (SELECT row_number() OVER () AS n, * FROM batch) x GROUP BY (n - 1) / 10000) b,
                LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p
         ON CONFLICT DO NOTHING;
     END;

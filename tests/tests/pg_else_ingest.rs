@@ -482,3 +482,41 @@ fn trace_follows_content_filter_and_bounce_notification() {
     assert_eq!(bounced.get::<_, String>(1), "5.1.1");
     assert_eq!(bounced.get::<_, String>(2), "A48191855DA0");
 }
+
+/// One load larger than an ingest chunk (10,000 rows), with every line twice:
+/// both copies are kept across chunk boundaries, and loading it again stores
+/// nothing new.
+#[test]
+fn a_large_load_keeps_repeated_lines_and_is_idempotent() {
+    let c = cluster();
+    let mut db = c.connect();
+    let lines: Vec<String> = (0..12_500)
+        .flat_map(|i| {
+            let l = format!(
+                "Nov 28 10:{:02}:{:02} mx1 postfix/smtpd[{}]: connect from unknown[192.0.2.{}]",
+                i / 600 % 60,
+                i / 10 % 60,
+                1000 + i % 7,
+                i % 250
+            );
+            [l.clone(), l]
+        })
+        .collect();
+    load(&mut db, &lines, lines.len());
+    let count = |db: &mut postgres::Client| {
+        db.query_one("SELECT count(*) FROM maillog.line", &[])
+            .unwrap()
+            .get::<_, i64>(0)
+    };
+    assert_eq!(
+        count(&mut db),
+        25_000,
+        "every line of one load is kept, repeats included"
+    );
+    load(&mut db, &lines, lines.len());
+    assert_eq!(
+        count(&mut db),
+        25_000,
+        "the same load again stores nothing new"
+    );
+}
