@@ -147,8 +147,12 @@ pub fn next_queue_id(reply: &str) -> Option<&str> {
                 .bytes()
                 .position(|c| !(c.is_ascii_alphanumeric() || c == b'-'))
                 .unwrap_or(rest.len());
-            if end > 0 {
-                return Some(&rest[..end]);
+            let id = &rest[..end];
+            // ` id=` is Exim's `OK id=1pXyZ3-0001AB-Cd` (two dashes); amavis'
+            // `discarded, id=12345-01` names no next queue entry, and one such
+            // id shared by thousands of lines must not become a hop.
+            if end > 0 && (key != " id=" || id.matches('-').count() >= 2) {
+                return Some(id);
             }
         }
     }
