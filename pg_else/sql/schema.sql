@@ -98,35 +98,31 @@ $$;
 CREATE FUNCTION maillog._inbox_flush() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
+    -- The statement's rows parsed in calls of 10,000, in arrival order (the
+    -- transition table `batch` is visible to dynamic SQL in this trigger).
+    parsed CONSTANT text := $q$
+        SELECT p.* FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u,
+                                array_agg(at ORDER BY n) a, array_agg(host ORDER BY n) h,
+                                array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
+                           FROM (SELECT row_number() OVER () AS n, * FROM batch) x
+                          GROUP BY (n - 1) / 10000) b,
+                        LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p$q$;
+    store CONSTANT text := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
+                             rcpt, orig_rcpt, msgid, client, client_name, link, size, msg) '
+                           || parsed || ' ON CONFLICT DO NOTHING';
     days date[];
 BEGIN
     BEGIN
         PERFORM maillog._ingest_begin();
-        INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
-                                  msgid, client, client_name, link, size, msg)
-        SELECT p.* FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u, array_agg(at ORDER BY n) a,
-                       array_agg(host ORDER BY n) h, array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
-                  FROM (SELECT row_number() OVER () AS n, * FROM batch) x GROUP BY (n - 1) / 10000) b,
-               LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p
-        ON CONFLICT DO NOTHING;
+        EXECUTE store;
     EXCEPTION WHEN check_violation THEN
         -- "no partition of relation found for row": create the days this batch
         -- needs (and the day after its last, so that midnight does not pay this again).
         PERFORM maillog._ingest_begin();
-        SELECT array_agg(DISTINCT (p.at AT TIME ZONE 'UTC')::date) INTO days
-          FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u, array_agg(at ORDER BY n) a,
-                       array_agg(host ORDER BY n) h, array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
-                  FROM (SELECT row_number() OVER () AS n, * FROM batch) x GROUP BY (n - 1) / 10000) b,
-               LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p;
+        EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || parsed || ') d' INTO days;
         PERFORM maillog.ensure_partitions(days || (SELECT max(x) + 1 FROM unnest(days) x));
         PERFORM maillog._ingest_begin();
-        INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender, rcpt, orig_rcpt,
-                                  msgid, client, client_name, link, size, msg)
-        SELECT p.* FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u, array_agg(at ORDER BY n) a,
-                       array_agg(host ORDER BY n) h, array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
-                  FROM (SELECT row_number() OVER () AS n, * FROM batch) x GROUP BY (n - 1) / 10000) b,
-               LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p
-        ON CONFLICT DO NOTHING;
+        EXECUTE store;
     END;
     DELETE FROM maillog.inbox;
     RETURN NULL;

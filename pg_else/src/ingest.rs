@@ -3,7 +3,7 @@
 //! the inbox trigger (see schema.sql), once per row, with no SPI round trip.
 use crate::time;
 use maillog_core::identity::{line_identity, nth_copy};
-use maillog_core::parse::{parse_header, parse_message, split_tag, Header, Kind};
+use maillog_core::parse::{parse_header, parse_message, split_tag, Context, Header, Kind};
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 use std::cell::RefCell;
@@ -43,6 +43,7 @@ fn lower(v: Option<&str>) -> Option<String> {
 /// The header of an inbox row: from the raw `line`, or from the fields omelse
 /// already split (`tag` is rsyslog's syslogtag, `msg` keeps rsyslog's leading space).
 fn header<'a>(
+    ctx: &Context,
     line: Option<&'a str>,
     at: Option<TimestampWithTimeZone>,
     host: Option<&'a str>,
@@ -51,7 +52,7 @@ fn header<'a>(
 ) -> (Header<'a>, Option<TimestampWithTimeZone>) {
     match line {
         Some(line) => {
-            let h = parse_header(line, &time::context());
+            let h = parse_header(line, ctx);
             let at = h.time.and_then(time::resolve);
             (h, at)
         }
@@ -97,6 +98,7 @@ type LineRow = (
 
 /// One inbox row → one `maillog.line` row.
 fn ingest_row(
+    ctx: &Context,
     line: Option<&str>,
     given_uid: Option<Uuid>,
     at: Option<TimestampWithTimeZone>,
@@ -104,7 +106,7 @@ fn ingest_row(
     tag: Option<&str>,
     msg: Option<&str>,
 ) -> LineRow {
-    let (h, header_at) = header(line, at, host, tag, msg);
+    let (h, header_at) = header(ctx, line, at, host, tag, msg);
     let program = h.program.unwrap_or("");
     let ev = parse_message(program, h.message);
     let f = &ev.fields;
@@ -211,6 +213,8 @@ fn _ingest<'a>(
         name!(msg, String),
     ),
 > {
+    // "Now" for RFC 3164 year inference: once per call, not per line.
+    let ctx = time::context();
     let rows: Vec<LineRow> = line
         .iter()
         .zip(uid.iter())
@@ -218,7 +222,9 @@ fn _ingest<'a>(
         .zip(host.iter())
         .zip(tag.iter())
         .zip(msg.iter())
-        .map(|(((((line, uid), at), host), tag), msg)| ingest_row(line, uid, at, host, tag, msg))
+        .map(|(((((line, uid), at), host), tag), msg)| {
+            ingest_row(&ctx, line, uid, at, host, tag, msg)
+        })
         .collect();
     TableIterator::new(rows)
 }

@@ -3,6 +3,7 @@
 //! stopped by PID / pg_ctl on drop (also when a test panics).
 
 pub mod omelse;
+pub mod pflogsumm;
 pub mod pg;
 pub mod postfix;
 pub mod rsyslog;

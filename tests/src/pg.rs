@@ -44,16 +44,8 @@ impl Cluster {
     /// initdb + start without creating the extension (omelse raw-speed tests).
     pub fn start_plain(settings: &[&str]) -> Cluster {
         require(&format!("{PGBIN}/initdb"), "postgresql-15");
-        let dir = tempfile::Builder::new()
-            .prefix("else-pg-")
-            .tempdir()
-            .expect("tempdir");
         // The postgres user must be able to reach the folder.
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let dir = crate::sys::shared_tempdir("else-pg-");
         chown_postgres(dir.path());
         let data = dir.path().join("data");
         run(pg_cmd("initdb").arg("-D").arg(&data).args([

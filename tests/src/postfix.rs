@@ -69,16 +69,8 @@ impl Postfix {
             crate::sys::is_root(),
             "Postfix instances need root (queue folders owned by root, mail_owner postfix): run the tests as root"
         );
-        let dir = tempfile::Builder::new()
-            .prefix("else-postfix-")
-            .tempdir()
-            .expect("tempdir");
         // Postfix daemons (user postfix) must reach the queue and data folders.
-        std::fs::set_permissions(
-            dir.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
+        let dir = crate::sys::shared_tempdir("else-postfix-");
         let port = free_port();
         let d = dir.path();
         for sub in ["conf", "queue", "data"] {

@@ -62,3 +62,17 @@ pub fn chown_postgres(dir: &Path) {
             .arg(dir));
     }
 }
+
+/// A temporary folder that other users (postgres, postfix) can enter, removed on drop.
+pub fn shared_tempdir(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("tempdir");
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    dir
+}

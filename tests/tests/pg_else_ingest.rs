@@ -339,39 +339,16 @@ fn purge_drops_old_days_only() {
 /// maillog.summary() against Debian's pflogsumm on the same real log.
 #[test]
 fn summary_agrees_with_pflogsumm() {
-    else_tests::sys::require("/usr/sbin/pflogsumm", "pflogsumm");
     let path = else_tests::corpus_dir().join("lightmeter-controlcenter/logs_sample/mail.log");
-    let out = else_tests::sys::run(
-        std::process::Command::new("/usr/sbin/pflogsumm")
-            .arg("--zero-fill")
-            .arg(&path),
-    );
-    let grand = |name: &str| -> i64 {
-        out.lines()
-            .map(str::trim)
-            .find_map(|l| {
-                let (n, rest) = l.split_once(char::is_whitespace)?;
-                (rest.trim_start().split(['(', ' ']).next() == Some(name))
-                    .then(|| n.trim_end_matches(char::is_alphabetic).parse().ok())?
-            })
-            .unwrap_or_else(|| panic!("pflogsumm printed no {name}:\n{out}"))
-    };
+    let grand = else_tests::pflogsumm::grand_totals(&[&path]);
     let c = cluster();
     let mut db = c.connect();
     load(&mut db, &read_lines(&path), 5000);
     let s = summary(&mut db);
-    for m in [
-        "received",
-        "delivered",
-        "deferred",
-        "bounced",
-        "rejected",
-        "held",
-        "discarded",
-    ] {
+    for m in else_tests::pflogsumm::METRICS {
         assert_eq!(
             metric(&s, m),
-            grand(m),
+            grand[m],
             "{m}: maillog.summary() vs pflogsumm"
         );
     }

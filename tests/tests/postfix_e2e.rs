@@ -124,35 +124,6 @@ fn poll(
     }
 }
 
-fn pflogsumm(files: &[&Path]) -> BTreeMap<String, i64> {
-    require("/usr/sbin/pflogsumm", "pflogsumm");
-    let out = run(std::process::Command::new("/usr/sbin/pflogsumm")
-        .arg("--zero-fill")
-        .args(files));
-    let grand = |name: &str| -> i64 {
-        out.lines()
-            .map(str::trim)
-            .find_map(|l| {
-                let (n, rest) = l.split_once(char::is_whitespace)?;
-                (rest.trim_start().split(['(', ' ']).next() == Some(name))
-                    .then(|| n.trim_end_matches(char::is_alphabetic).parse().ok())?
-            })
-            .unwrap_or_else(|| panic!("pflogsumm printed no {name}:\n{out}"))
-    };
-    [
-        "received",
-        "delivered",
-        "deferred",
-        "bounced",
-        "rejected",
-        "held",
-        "discarded",
-    ]
-    .iter()
-    .map(|m| (m.to_string(), grand(m)))
-    .collect()
-}
-
 /// A forwarding rsyslogd for one file (or glob) with the given shipped config.
 fn forwarder(conf: &str, relp_port: u16, vars: &[(&str, &str)], ready: &Path) -> (Setup, Rsyslogd) {
     let mut s = Setup::new("");
@@ -661,7 +632,7 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
     }
 
     // --- summary() vs pflogsumm on the same files --------------------------------
-    let pf = pflogsumm(&[&mx_log, &mbox_log]);
+    let pf = else_tests::pflogsumm::grand_totals(&[&mx_log, &mbox_log]);
     let summary: BTreeMap<String, i64> = db
         .query("SELECT metric, value::bigint FROM maillog.summary()", &[])
         .unwrap()

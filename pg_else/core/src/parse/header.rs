@@ -398,8 +398,8 @@ pub(crate) fn civil_days(y: i64, m: i64, d: i64) -> Option<i64> {
     Some(era * 146_097 + doe - 719_468)
 }
 
-/// Inverse of [`civil_days`]: (year, month, day).
-pub(crate) fn civil_from_days(z: i64) -> (i64, i64, i64) {
+/// Inverse of [`civil_days`]: (year, month, day) of a day count since 1970-01-01.
+pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;

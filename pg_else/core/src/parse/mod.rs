@@ -16,7 +16,7 @@ mod message;
 pub mod postfix;
 mod scan;
 
-pub use header::{parse_header, split_tag, Context, Header, Time};
+pub use header::{civil_from_days, parse_header, split_tag, Context, Header, Time};
 pub use message::parse_message;
 pub use scan::is_queue_id;
 

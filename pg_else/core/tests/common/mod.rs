@@ -144,24 +144,12 @@ pub fn inputs(path: &Path) -> Vec<Input> {
         .collect()
 }
 
-fn civil(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 pub fn fmt_time(t: Time) -> String {
     let (m, z) = match t {
         Time::Utc(m) => (m, "Z"),
         Time::Local(m) => (m, "L"),
     };
-    let (y, mo, d) = civil(m.div_euclid(86_400_000_000));
+    let (y, mo, d) = maillog_core::parse::civil_from_days(m.div_euclid(86_400_000_000));
     let s = m.rem_euclid(86_400_000_000);
     format!(
         "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}.{:06}{z}",
