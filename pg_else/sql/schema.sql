@@ -100,13 +100,17 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     -- The statement's rows parsed in calls of 10,000, in arrival order (the
     -- transition table `batch` is visible to dynamic SQL in this trigger).
+    -- Each call's rows are inserted in key order: two writers storing the same
+    -- lines (raw lines loaded twice at once) then wait for each other in one
+    -- order and cannot deadlock (seen with identical lines in concurrent batches).
     parsed CONSTANT text := $q$
         SELECT p.* FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u,
                                 array_agg(at ORDER BY n) a, array_agg(host ORDER BY n) h,
                                 array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
                            FROM (SELECT row_number() OVER () AS n, * FROM batch) x
                           GROUP BY (n - 1) / 10000) b,
-                        LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p$q$;
+                        LATERAL (SELECT * FROM maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m)
+                                  ORDER BY 1, 2) p$q$;
     store CONSTANT text := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
                              rcpt, orig_rcpt, msgid, client, client_name, link, size, msg) '
                            || parsed || ' ON CONFLICT DO NOTHING';
