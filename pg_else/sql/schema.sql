@@ -33,7 +33,7 @@ CREATE TABLE maillog.line (
 ) PARTITION BY RANGE (at);
 
 CREATE INDEX line_qid ON maillog.line (qid, at) WHERE qid IS NOT NULL;
-CREATE INDEX line_link ON maillog.line (link) WHERE link IS NOT NULL;
+CREATE INDEX line_link ON maillog.line (link) INCLUDE (qid) WHERE link IS NOT NULL;
 -- Reversed addresses serve both exact matches and whole-domain ('@example.com') prefix scans.
 CREATE INDEX line_rcpt ON maillog.line (reverse(rcpt) text_pattern_ops) WHERE rcpt IS NOT NULL;
 CREATE INDEX line_orig_rcpt ON maillog.line (reverse(orig_rcpt) text_pattern_ops) WHERE orig_rcpt IS NOT NULL;
