@@ -31,19 +31,32 @@ DECLARE
     found text[];
     got maillog.line[] := '{}';
     batch maillog.line[];
+    qkeys text[];
+    lkeys text[];
     depth int;
 BEGIN
     lo := lo - interval '6 days';
     hi := hi + interval '6 days';
     FOR depth IN 1..8 LOOP
         EXIT WHEN cardinality(frontier) = 0;
-        batch := ARRAY(SELECT l FROM maillog.line l WHERE l.qid = ANY (frontier) AND l.at BETWEEN lo AND hi);
+        qkeys := ARRAY(SELECT 'q' || f FROM unnest(frontier) f);
+        lkeys := ARRAY(SELECT 'l' || f FROM unnest(frontier) f);
+        batch := ARRAY(
+            SELECT l FROM maillog.line l WHERE l.qid = ANY (frontier) AND l.at BETWEEN lo AND hi
+            UNION ALL
+            SELECT a.l FROM maillog.archived a
+             WHERE a.keys && qkeys AND a.last_at >= lo AND a.first_at <= hi
+               AND (a.l).qid = ANY (frontier) AND (a.l).at BETWEEN lo AND hi);
         got := got || batch;
         found := ARRAY(
             SELECT b.link FROM unnest(batch) b WHERE b.link IS NOT NULL
             UNION
             SELECT l.qid FROM maillog.line l
-             WHERE l.link = ANY (frontier) AND l.qid IS NOT NULL AND l.at BETWEEN lo AND hi);
+             WHERE l.link = ANY (frontier) AND l.qid IS NOT NULL AND l.at BETWEEN lo AND hi
+            UNION
+            SELECT (a.l).qid FROM maillog.archived a
+             WHERE a.keys && lkeys AND a.last_at >= lo AND a.first_at <= hi
+               AND (a.l).link = ANY (frontier) AND (a.l).qid IS NOT NULL AND (a.l).at BETWEEN lo AND hi);
         frontier := ARRAY(SELECT unnest(found) EXCEPT SELECT unnest(known));
         known := known || frontier;
     END LOOP;
@@ -82,13 +95,17 @@ DECLARE
     hi timestamptz := coalesce(search.until, 'infinity');
     seed_limit int := greatest(search.max_rows, 1) * 4 + 100;
     seeds maillog.line[];
+    statuses text[];
+    d date;
 BEGIN
     IF search.status IS NOT NULL AND search.status NOT IN
        ('sent', 'deferred', 'bounced', 'expired', 'rejected', 'held', 'discarded') THEN
         RAISE EXCEPTION 'maillog.search: unknown status %', search.status
             USING HINT = 'use one of sent, deferred, bounced, expired, rejected, held, discarded';
     END IF;
-    -- 1. Seeds: the lines matching the most selective filter given.
+    -- 1. Seeds: the lines matching the most selective filter given, from the
+    -- day partitions and from the compacted days (maillog.archived, found by
+    -- key through the GIN index, then checked line by line).
     IF p_rcpt IS NOT NULL THEN
         seeds := ARRAY(
             SELECT l FROM maillog.line l
@@ -100,38 +117,78 @@ BEGIN
              WHERE (CASE WHEN left(p_rcpt, 1) = '@' THEN reverse(l.orig_rcpt) LIKE reverse(p_rcpt) || '%'
                          ELSE reverse(l.orig_rcpt) = reverse(p_rcpt) END)
                AND l.orig_rcpt IS NOT NULL AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
+            UNION
+            SELECT a.l FROM maillog.archived a
+             WHERE a.keys && ARRAY['r' || p_rcpt, 'o' || p_rcpt]
+               AND a.last_at >= lo - interval '6 days' AND a.first_at <= hi + interval '6 days'
+               AND (maillog._addr_match((a.l).rcpt, p_rcpt) OR maillog._addr_match((a.l).orig_rcpt, p_rcpt))
+               AND (a.l).at >= lo - interval '6 days' AND (a.l).at <= hi + interval '6 days'
             ORDER BY 1 DESC LIMIT seed_limit);
     ELSIF p_sender IS NOT NULL THEN
-        seeds := ARRAY(
+        seeds := ARRAY(SELECT u.l FROM (
             SELECT l FROM maillog.line l
              WHERE (CASE WHEN left(p_sender, 1) = '@' THEN reverse(l.sender) LIKE reverse(p_sender) || '%'
                          ELSE reverse(l.sender) = reverse(p_sender) END)
                AND l.sender IS NOT NULL AND l.at >= lo AND l.at <= hi + interval '1 day'
-             ORDER BY l.at DESC LIMIT seed_limit);
+            UNION ALL
+            SELECT a.l FROM maillog.archived a
+             WHERE a.keys && ARRAY['s' || p_sender] AND a.last_at >= lo AND a.first_at <= hi + interval '1 day'
+               AND maillog._addr_match((a.l).sender, p_sender)
+               AND (a.l).at >= lo AND (a.l).at <= hi + interval '1 day') u
+            ORDER BY (u.l).at DESC LIMIT seed_limit);
     ELSIF p_msgid IS NOT NULL THEN
-        seeds := ARRAY(SELECT l FROM maillog.line l WHERE l.msgid = p_msgid
-                        AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
-                        ORDER BY l.at DESC LIMIT seed_limit);
+        seeds := ARRAY(SELECT u.l FROM (
+            SELECT l FROM maillog.line l WHERE l.msgid = p_msgid
+               AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
+            UNION ALL
+            SELECT a.l FROM maillog.archived a
+             WHERE a.keys && ARRAY['m' || p_msgid] AND a.last_at >= lo - interval '6 days' AND a.first_at <= hi + interval '6 days'
+               AND (a.l).msgid = p_msgid
+               AND (a.l).at >= lo - interval '6 days' AND (a.l).at <= hi + interval '6 days') u
+            ORDER BY (u.l).at DESC LIMIT seed_limit);
     ELSIF p_client IS NOT NULL THEN
-        seeds := ARRAY(SELECT l FROM maillog.line l WHERE (l.client = p_client OR l.client_name = p_client)
-                        AND l.at >= lo AND l.at <= hi ORDER BY l.at DESC LIMIT seed_limit);
+        seeds := ARRAY(SELECT u.l FROM (
+            SELECT l FROM maillog.line l WHERE (l.client = p_client OR l.client_name = p_client)
+               AND l.at >= lo AND l.at <= hi
+            UNION ALL
+            SELECT a.l FROM maillog.archived a
+             WHERE a.keys && ARRAY['c' || p_client, 'n' || p_client] AND a.last_at >= lo AND a.first_at <= hi
+               AND ((a.l).client = p_client OR (a.l).client_name = p_client)
+               AND (a.l).at >= lo AND (a.l).at <= hi) u
+            ORDER BY (u.l).at DESC LIMIT seed_limit);
     ELSIF search.status IN ('bounced', 'deferred', 'expired', 'rejected', 'held', 'discarded') THEN
-        seeds := ARRAY(SELECT l FROM maillog.line l
-                        WHERE l.status = ANY (CASE search.status
-                                WHEN 'rejected' THEN ARRAY['reject', 'milter-reject', 'proxy-reject']
-                                WHEN 'held' THEN ARRAY['hold', 'placed on hold']
-                                WHEN 'discarded' THEN ARRAY['discard']
-                                ELSE ARRAY[search.status] END)
-                          AND l.at >= lo AND l.at <= hi + interval '6 days'
-                        ORDER BY l.at DESC LIMIT seed_limit);
+        statuses := CASE search.status
+                      WHEN 'rejected' THEN ARRAY['reject', 'milter-reject', 'proxy-reject']
+                      WHEN 'held' THEN ARRAY['hold', 'placed on hold']
+                      WHEN 'discarded' THEN ARRAY['discard']
+                      ELSE ARRAY[search.status] END;
+        seeds := ARRAY(SELECT u.l FROM (
+            SELECT l FROM maillog.line l
+             WHERE l.status = ANY (statuses) AND l.at >= lo AND l.at <= hi + interval '6 days'
+            UNION ALL
+            SELECT a.l FROM maillog.archived a
+             WHERE a.keys && ARRAY(SELECT 't' || x FROM unnest(statuses) x)
+               AND a.last_at >= lo AND a.first_at <= hi + interval '6 days'
+               AND (a.l).status = ANY (statuses) AND (a.l).at >= lo AND (a.l).at <= hi + interval '6 days') u
+            ORDER BY (u.l).at DESC LIMIT seed_limit);
     ELSE
         -- No selective filter: the newest lines of queue entries and refusals in
-        -- the window (any line, so journeys whose start was not logged count too).
+        -- the window (any line, so journeys whose start was not logged count too);
+        -- compacted days newest first, only as far as needed.
         seeds := ARRAY(SELECT l FROM maillog.line l
                         WHERE (l.qid IS NOT NULL OR l.kind = 'reject')
                           AND l.at >= lo AND l.at <= hi
                           AND (search.host IS NULL OR l.host = search.host)
                         ORDER BY l.at DESC LIMIT seed_limit * 3);
+        FOR d IN SELECT DISTINCT a.day FROM maillog.archive a WHERE a.last_at >= lo AND a.first_at <= hi ORDER BY 1 DESC LOOP
+            EXIT WHEN cardinality(seeds) >= seed_limit * 3;
+            seeds := seeds || ARRAY(
+                SELECT a.l FROM maillog.archived a
+                 WHERE a.day = d AND ((a.l).qid IS NOT NULL OR (a.l).kind = 'reject')
+                   AND (a.l).at >= lo AND (a.l).at <= hi
+                   AND (search.host IS NULL OR (a.l).host = search.host)
+                 ORDER BY (a.l).at DESC LIMIT seed_limit * 3 - cardinality(seeds));
+        END LOOP;
     END IF;
 
     -- 2. Gather the seeds' journeys, 3. correlate, 4. filter on the outcome.
@@ -171,10 +228,21 @@ DECLARE
     seeds maillog.line[];
 BEGIN
     seeds := ARRAY(SELECT l FROM maillog.line l WHERE l.qid = k
-                   UNION SELECT l FROM maillog.line l WHERE l.msgid = k);
+                   UNION SELECT l FROM maillog.line l WHERE l.msgid = k
+                   UNION SELECT a.l FROM maillog.archived a
+                          WHERE a.keys && ARRAY['q' || k, 'm' || k] AND ((a.l).qid = k OR (a.l).msgid = k));
     RETURN QUERY
     WITH s AS (SELECT * FROM unnest(seeds)),
-         lines AS (SELECT row_number() OVER () AS n, g.*
+         -- Numbered in a canonical order, whatever order the lines were read
+         -- in (day partition or compacted block): lines of one second keep the
+         -- queue entry's life cycle (client, message-id, queued, deliveries,
+         -- expired, removed).
+         lines AS (SELECT row_number() OVER (
+                            ORDER BY g.at, g.host, g.qid,
+                                     CASE g.kind WHEN 'client' THEN 0 WHEN 'pickup' THEN 0 WHEN 'message-id' THEN 1
+                                                 WHEN 'queued' THEN 2 WHEN 'expired' THEN 4 WHEN 'removed' THEN 5
+                                                 ELSE 3 END,
+                                     g.msg, g.uid) AS n, g.*
                      FROM maillog._gather(ARRAY(SELECT s.qid FROM s), (SELECT min(s.at) FROM s),
                                           (SELECT max(s.at) FROM s)) g),
          agg AS (SELECT array_agg(l.at ORDER BY l.n) a, array_agg(l.host ORDER BY l.n) h,
@@ -196,14 +264,26 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
            || coalesce('[' || pid || ']', '') || ': ' || msg
 $$;
 
+-- Every line in a time window, from the day partitions and the compacted
+-- days: what the totals below read. (Inlined by the planner, so partitions and
+-- blocks outside the window are skipped.)
+CREATE FUNCTION maillog.lines(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS SETOF maillog.line
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM maillog.line
+     WHERE at >= coalesce(since, '-infinity') AND at <= coalesce(until, 'infinity')
+    UNION ALL
+    SELECT (a.l).* FROM maillog.archived a
+     WHERE a.last_at >= coalesce(since, '-infinity') AND a.first_at <= coalesce(until, 'infinity')
+       AND (a.l).at >= coalesce(since, '-infinity') AND (a.l).at <= coalesce(until, 'infinity')
+$$;
+
 -- Grand totals in the spirit of pflogsumm, computed from the lines (see README
 -- for how each metric is defined and where it differs from pflogsumm).
 CREATE FUNCTION maillog.summary(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
 RETURNS TABLE (metric text, value bigint)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
-    WITH l AS (
-        SELECT * FROM maillog.line
-         WHERE at >= coalesce(since, '-infinity') AND at <= coalesce(until, 'infinity')),
+    WITH l AS (SELECT * FROM maillog.lines(since, until)),
     received AS (
         SELECT DISTINCT host, qid FROM l WHERE kind IN ('client', 'pickup') AND qid IS NOT NULL),
     sizes AS (
@@ -245,8 +325,7 @@ LANGUAGE sql STABLE AS $$
            count(*) FILTER (WHERE kind = 'delivery' AND status = 'deferred'),
            count(*) FILTER (WHERE kind = 'delivery' AND status = 'bounced'),
            count(*) FILTER (WHERE kind = 'reject' AND status IN ('reject', 'milter-reject'))
-      FROM maillog.line
-     WHERE at >= coalesce(since, '-infinity') AND at <= coalesce(until, 'infinity')
+      FROM maillog.lines(since, until)
      GROUP BY 1 ORDER BY 1
 $$;
 
@@ -266,8 +345,7 @@ BEGIN
                  WHEN 'bounced_recipients' THEN CASE WHEN l.kind = 'delivery' AND l.status = 'bounced' THEN l.rcpt END
                  WHEN 'rejected_clients' THEN CASE WHEN l.kind = 'reject' THEN l.client END
                  ELSE NULL END AS k
-          FROM maillog.line l
-         WHERE l.at >= coalesce(since, '-infinity') AND l.at <= coalesce(until, 'infinity')) x
+          FROM maillog.lines(since, until) l) x
      WHERE k IS NOT NULL AND k <> ''
      GROUP BY k ORDER BY count(*) DESC, k LIMIT n;
     IF NOT FOUND AND what NOT IN ('senders', 'sender_domains', 'recipients', 'recipient_domains', 'clients',
@@ -279,4 +357,4 @@ END $$;
 
 -- How many lines each program produced per kind: the parser's coverage.
 CREATE VIEW maillog.kinds AS
-    SELECT program, kind, count(*) AS lines FROM maillog.line GROUP BY 1, 2 ORDER BY 1, 3 DESC;
+    SELECT program, kind, count(*) AS lines FROM maillog.lines() GROUP BY 1, 2 ORDER BY 1, 3 DESC;

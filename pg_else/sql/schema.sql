@@ -3,7 +3,9 @@
 -- Settings a DBA may change: UPDATE maillog.settings SET retention = '30 days';
 CREATE TABLE maillog.settings (
     singleton bool PRIMARY KEY DEFAULT true CHECK (singleton),
-    retention interval NOT NULL DEFAULT '90 days'
+    retention interval NOT NULL DEFAULT '90 days',
+    -- maillog.compact() packs days that ended at least this long ago.
+    compact_after interval NOT NULL DEFAULT '1 day'
 );
 INSERT INTO maillog.settings DEFAULT VALUES;
 SELECT pg_catalog.pg_extension_config_dump('maillog.settings', '');
@@ -82,6 +84,40 @@ BEGIN
     RETURN made;
 END $$;
 
+-- Closed days, compacted (maillog.compact): a day's lines in blocks of 200
+-- rows, each block one lz4-compressed array (log lines compress about 4x
+-- there, while a single short row is never compressed), found by the search
+-- keys of its lines through a GIN index. Lines are ordered by queue ID in a
+-- day, so a queue entry's lines share a block and a lookup opens few blocks.
+CREATE TABLE maillog.archive (
+    day   date        NOT NULL,
+    first_at timestamptz NOT NULL,   -- first and last line of the block
+    last_at  timestamptz NOT NULL,
+    keys  text[]      NOT NULL,   -- maillog._keys of every line, distinct
+    lines maillog.line[] NOT NULL
+);
+ALTER TABLE maillog.archive ALTER COLUMN lines SET COMPRESSION lz4;
+CREATE INDEX archive_keys ON maillog.archive USING gin (keys);
+CREATE INDEX archive_day ON maillog.archive (day);
+
+-- The keys a line is found by, one letter for the field: q queue ID, l link,
+-- s sender, r recipient, o original recipient (addresses also as their
+-- '@domain', the form search takes for a whole domain), m Message-ID, c client
+-- address, n client name, t status.
+CREATE FUNCTION maillog._keys(l maillog.line) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT array_remove(ARRAY[
+        'q' || l.qid, 'l' || l.link,
+        's' || l.sender, 's' || substring(l.sender FROM '@[^@]*$'),
+        'r' || l.rcpt, 'r' || substring(l.rcpt FROM '@[^@]*$'),
+        'o' || l.orig_rcpt, 'o' || substring(l.orig_rcpt FROM '@[^@]*$'),
+        'm' || l.msgid, 'c' || l.client, 'n' || l.client_name, 't' || l.status], NULL)
+$$;
+
+-- Archived lines one by one, with their block's bounds and keys for pruning.
+CREATE VIEW maillog.archived AS
+    SELECT a.day, a.first_at, a.last_at, a.keys, x AS l FROM maillog.archive a, unnest(a.lines) x;
+
 -- For a DBA who wants days ready in advance: SELECT maillog.ensure_partitions(now(), now() + '7 days').
 CREATE FUNCTION maillog.ensure_partitions(lo timestamptz, hi timestamptz) RETURNS int
 LANGUAGE sql AS $$
@@ -135,6 +171,64 @@ END $$;
 CREATE TRIGGER inbox_flush AFTER INSERT ON maillog.inbox
     REFERENCING NEW TABLE AS batch FOR EACH STATEMENT EXECUTE FUNCTION maillog._inbox_flush();
 
+-- Compaction: each day partition that ended at least `after` ago (default:
+-- the compact_after setting) becomes blocks of maillog.archive and is dropped.
+-- Writers of other days are not blocked; a line arriving late for the day being
+-- packed waits until it is done (the partition is share-locked), and one
+-- arriving later lands in a fresh partition of that day (answers include both;
+-- a re-sent batch of such a day is then no longer recognised, see README). The
+-- DROP takes maillog.line's exclusive lock for a moment, with purge's
+-- 200 ms lock timeout and retries. Run it daily from cron, like purge.
+CREATE FUNCTION maillog.compact(after interval DEFAULT NULL)
+RETURNS TABLE (day date, lines bigint, blocks bigint)
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+#variable_conflict use_column
+DECLARE
+    cutoff date := ((now() - coalesce(after, (SELECT compact_after FROM maillog.settings))) AT TIME ZONE 'UTC')::date;
+    part record;
+    attempt int;
+BEGIN
+    FOR part IN
+        SELECT c.relname, to_date(substr(c.relname, 6), 'YYYYMMDD') AS d
+          FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+         WHERE i.inhparent = 'maillog.line'::regclass AND c.relname ~ '^line_\d{8}$'
+           AND to_date(substr(c.relname, 6), 'YYYYMMDD') + 1 <= cutoff
+         ORDER BY c.relname
+    LOOP
+        EXECUTE format('LOCK TABLE maillog.%I IN SHARE ROW EXCLUSIVE MODE', part.relname);
+        EXECUTE format($q$
+            WITH n AS (
+                SELECT l::maillog.line AS l,
+                       (row_number() OVER (ORDER BY l.qid, l.host, l.at, l.uid) - 1) / 200 AS blk
+                  FROM maillog.%I l),
+            k AS (
+                SELECT n.blk, array_agg(DISTINCT key) AS keys
+                  FROM n, unnest(maillog._keys(n.l)) key GROUP BY n.blk)
+            INSERT INTO maillog.archive (day, first_at, last_at, keys, lines)
+            SELECT %L, min((n.l).at), max((n.l).at), coalesce(max(k.keys), '{}'),
+                   array_agg(n.l ORDER BY (n.l).qid, (n.l).host, (n.l).at, (n.l).uid)
+              FROM n LEFT JOIN k USING (blk) GROUP BY n.blk$q$, part.relname, part.d);
+        day := part.d;
+        SELECT count(*), coalesce(sum(cardinality(a.lines)), 0) INTO blocks, lines
+          FROM maillog.archive a WHERE a.day = part.d;
+        FOR attempt IN 1..50 LOOP
+            BEGIN
+                SET LOCAL lock_timeout = '200ms';
+                EXECUTE format('DROP TABLE maillog.%I', part.relname);
+                SET LOCAL lock_timeout = 0;
+                EXIT;
+            EXCEPTION WHEN lock_not_available THEN
+                IF attempt = 50 THEN
+                    RAISE EXCEPTION 'maillog.compact: % stays locked by other sessions', part.relname
+                        USING HINT = 'run maillog.compact() again later';
+                END IF;
+                PERFORM pg_sleep(0.05 * attempt);
+            END;
+        END LOOP;
+        RETURN NEXT;
+    END LOOP;
+END $$;
+
 -- Retention: drop whole day partitions older than `older_than` (default: the
 -- retention setting). DROP needs a short exclusive lock on maillog.line; a low
 -- lock_timeout with retries means ingest waits at most that long, never behind a
@@ -163,5 +257,6 @@ BEGIN
             END;
         END LOOP;
     END LOOP;
+    DELETE FROM maillog.archive a WHERE a.day < cutoff;
     RETURN dropped;
 END $$;

@@ -497,3 +497,130 @@ fn a_large_load_keeps_repeated_lines_and_is_idempotent() {
         "the same load again stores nothing new"
     );
 }
+
+/// Every lookup an analyst makes, over keys taken from the stored lines: search
+/// by recipient (also by domain), sender, Message-ID, client and status, trace
+/// by queue ID and Message-ID, and the totals. As text rows, for comparing.
+fn lookups(db: &mut postgres::Client) -> Vec<String> {
+    let keys = |db: &mut postgres::Client, sql: &str| -> Vec<String> {
+        db.query(sql, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+    };
+    let rows = |db: &mut postgres::Client, sql: &str, k: &str| -> Vec<String> {
+        db.query(sql, &[&k])
+            .unwrap_or_else(|e| panic!("{sql} with {k}: {e}"))
+            .iter()
+            .map(|r| format!("{sql} {k} => {}", r.get::<_, String>(0)))
+            .collect()
+    };
+    let journey = "concat_ws('|', received_at, host, queue_id, sender, recipient, orig_recipient, status, dsn, \
+                   relay, client, message_id, size, array_to_string(path, ','), notification, notification_of)";
+    let mut out = Vec::new();
+    let lines = "maillog.lines()";
+    let cases: [(String, String); 7] = [
+        (format!("SELECT DISTINCT rcpt FROM {lines} WHERE rcpt IS NOT NULL ORDER BY 1 LIMIT 40"),
+         format!("SELECT {journey} FROM maillog.search(recipient => $1) ORDER BY 1")),
+        (format!("SELECT DISTINCT substring(rcpt FROM '@[^@]*$') FROM {lines} WHERE rcpt LIKE '%@%' ORDER BY 1 LIMIT 5"),
+         format!("SELECT {journey} FROM maillog.search(recipient => $1) ORDER BY 1")),
+        (format!("SELECT DISTINCT sender FROM {lines} WHERE sender IS NOT NULL ORDER BY 1 LIMIT 40"),
+         format!("SELECT {journey} FROM maillog.search(sender => $1) ORDER BY 1")),
+        (format!("SELECT DISTINCT msgid FROM {lines} WHERE msgid IS NOT NULL ORDER BY 1 LIMIT 40"),
+         format!("SELECT {journey} FROM maillog.search(message_id => $1) ORDER BY 1")),
+        (format!("SELECT DISTINCT client FROM {lines} WHERE client IS NOT NULL ORDER BY 1 LIMIT 20"),
+         format!("SELECT {journey} FROM maillog.search(client => $1) ORDER BY 1")),
+        ("SELECT unnest(ARRAY['bounced', 'deferred', 'expired', 'rejected', 'held', 'discarded'])".into(),
+         format!("SELECT {journey} FROM maillog.search(status => $1, max_rows => 100000) ORDER BY 1")),
+        (format!("SELECT DISTINCT qid FROM {lines} WHERE qid IS NOT NULL ORDER BY 1 LIMIT 60"),
+         "SELECT concat_ws('|', at, host, program, queue_id, line) FROM maillog.trace($1)".into()),
+    ];
+    for (pick, sql) in &cases {
+        let ks = keys(db, pick);
+        assert!(!ks.is_empty(), "no keys from {pick}");
+        for k in ks {
+            out.extend(rows(db, sql, &k));
+        }
+    }
+    out.extend(answers(db));
+    for sql in [
+        "SELECT metric || '=' || value FROM maillog.summary()",
+        "SELECT concat_ws('|', hour, received, delivered, deferred, bounced, rejected) FROM maillog.per_hour()",
+        "SELECT key || '=' || messages FROM maillog.top('recipient_domains')",
+        "SELECT concat_ws('|', program, kind, lines) FROM maillog.kinds",
+    ] {
+        out.extend(keys(db, sql));
+    }
+    out
+}
+
+/// maillog.compact() packs closed days into compressed blocks: every answer
+/// stays the same, the lines take less room, a line arriving late for a packed
+/// day is still found, and purge removes packed days too.
+#[test]
+fn compacting_closed_days_changes_no_answer() {
+    let c = cluster();
+    let mut db = c.connect();
+    let lines = mail_log();
+    load(&mut db, &lines, 5000);
+    let mut relay = individual("29_inbound_relayed_message_server_1.log");
+    relay.extend(individual("29_inbound_relayed_message_server_2.log"));
+    relay.extend(individual("1_bounce_simple.log"));
+    load(&mut db, &relay, 1000);
+    let before = lookups(&mut db);
+    let stored: i64 = db.query_one("SELECT count(*) FROM maillog.line", &[]).unwrap().get(0);
+    let hot_bytes: i64 = db
+        .query_one(
+            "SELECT sum(pg_total_relation_size(inhrelid))::int8 FROM pg_inherits WHERE inhparent = 'maillog.line'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+
+    // These logs are years old: every day is closed.
+    let packed: Vec<(i64, i64)> = db
+        .query("SELECT lines, blocks FROM maillog.compact()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert!(!packed.is_empty(), "no day was compacted");
+    assert_eq!(packed.iter().map(|p| p.0).sum::<i64>(), stored, "every line is in a block");
+    let left: i64 = db.query_one("SELECT count(*) FROM maillog.line", &[]).unwrap().get(0);
+    assert_eq!(left, 0, "the packed day partitions are gone");
+    let archive_bytes: i64 = db
+        .query_one("SELECT pg_total_relation_size('maillog.archive')", &[])
+        .unwrap()
+        .get(0);
+    eprintln!("{stored} lines: day partitions {hot_bytes} bytes, compacted {archive_bytes} bytes");
+    assert!(archive_bytes < hot_bytes, "compacted {archive_bytes} >= {hot_bytes}");
+
+    let after = lookups(&mut db);
+    assert_eq!(before.len(), after.len(), "number of answer rows changed");
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!(b, a, "an answer changed after compaction");
+    }
+    // Compacting again finds nothing to do.
+    let again: i64 = db.query_one("SELECT count(*) FROM maillog.compact()", &[]).unwrap().get(0);
+    assert_eq!(again, 0);
+
+    // A line arriving late for a packed day lands in a new partition and counts.
+    let day: String = db
+        .query_one("SELECT to_char(min(day), 'YYYY-MM-DD') FROM maillog.archive", &[])
+        .unwrap()
+        .get(0);
+    let late = format!("{day}T23:59:59+00:00 mx9 postfix/qmgr[1]: 9F9F9F9F9F: removed");
+    load(&mut db, &[late], 1);
+    let total: i64 = db
+        .query_one("SELECT value FROM maillog.summary() WHERE metric = 'lines'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(total, stored + 1);
+    let traced: i64 = db
+        .query_one("SELECT count(*) FROM maillog.trace('9F9F9F9F9F')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(traced, 1, "the late line is found");
+
+    // Purge removes packed days like partitions.
+    db.batch_execute("SELECT maillog.purge('1 day')").unwrap();
+    let blocks: i64 = db.query_one("SELECT count(*) FROM maillog.archive", &[]).unwrap().get(0);
+    assert_eq!(blocks, 0, "purge left compacted days");
+}

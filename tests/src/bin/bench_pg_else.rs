@@ -87,63 +87,110 @@ fn main() {
         .query_one("SELECT count(*) FROM maillog.line", &[])
         .unwrap()
         .get(0);
-    let size: i64 = db
-        .query_one(
-            "SELECT sum(pg_total_relation_size(i.inhrelid))::int8 FROM pg_inherits i WHERE i.inhparent = 'maillog.line'::regclass",
+    let size = |db: &mut postgres::Client| -> i64 {
+        db.query_one(
+            "SELECT (SELECT coalesce(sum(pg_total_relation_size(i.inhrelid)), 0) FROM pg_inherits i
+                      WHERE i.inhparent = 'maillog.line'::regclass)::int8
+                    + pg_total_relation_size('maillog.archive')",
             &[],
         )
         .unwrap()
-        .get(0);
+        .get(0)
+    };
+    let hot = size(&mut db);
     println!(
-        "storage: {stored} lines stored; raw text {:.1} MB, database {:.1} MB = {:.2}x the raw text",
+        "storage: {stored} lines stored; raw text {:.1} MB, database {:.1} MB = {:.2}x the raw text (all days in day partitions)",
         raw_bytes as f64 / 1e6,
-        size as f64 / 1e6,
-        size as f64 / raw_bytes as f64
+        hot as f64 / 1e6,
+        hot as f64 / raw_bytes as f64
     );
+    let keys = keys(&mut db);
+    latencies(&mut db, "all days in day partitions", &keys);
 
+    // Compaction of the closed days (what a daily cron job does), then the
+    // same storage figure and the same queries again.
+    let t = Instant::now();
+    let packed: Vec<(String, i64, i64)> = db
+        .query("SELECT day::text, lines, blocks FROM maillog.compact()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let secs = t.elapsed().as_secs_f64();
+    let lines: i64 = packed.iter().map(|p| p.1).sum();
+    db.batch_execute("VACUUM ANALYZE maillog.archive").unwrap();
+    let compact = size(&mut db);
+    println!(
+        "compact: {} closed days, {lines} lines in {} blocks, {secs:.1} s = {:.0} lines/s; database now {:.1} MB = {:.2}x the raw text",
+        packed.len(),
+        packed.iter().map(|p| p.2).sum::<i64>(),
+        lines as f64 / secs,
+        compact as f64 / 1e6,
+        compact as f64 / raw_bytes as f64
+    );
+    latencies(&mut db, "closed days compacted", &keys);
+}
+
+/// Keys for the timed queries, drawn once from all days (before compaction)
+/// so that both rounds ask the same questions.
+struct Keys {
+    rcpts: Vec<String>,
+    senders: Vec<String>,
+    msgids: Vec<String>,
+    qids: Vec<String>,
+    busiest: Vec<String>,
+}
+
+fn keys(db: &mut postgres::Client) -> Keys {
     // Random keys of each kind, then timed queries.
     let sample = |db: &mut postgres::Client, q: &str| -> Vec<String> {
         db.query(q, &[]).unwrap().iter().map(|r| r.get(0)).collect()
     };
     // Distinct keys, uniformly: what a typical lookup costs. (Sampling lines
     // instead would weight the few very busy mailboxes by their traffic.)
-    let rcpts = sample(&mut db, "SELECT rcpt FROM (SELECT DISTINCT rcpt FROM maillog.line TABLESAMPLE SYSTEM (2) WHERE kind = 'delivery' AND rcpt IS NOT NULL) d ORDER BY random() LIMIT 200");
-    let senders = sample(&mut db, "SELECT sender FROM (SELECT DISTINCT sender FROM maillog.line TABLESAMPLE SYSTEM (2) WHERE kind = 'queued' AND sender <> '') d ORDER BY random() LIMIT 200");
+    let rcpts = sample(db, "SELECT rcpt FROM (SELECT DISTINCT rcpt FROM maillog.line TABLESAMPLE SYSTEM (2) WHERE kind = 'delivery' AND rcpt IS NOT NULL) d ORDER BY random() LIMIT 200");
+    let senders = sample(db, "SELECT sender FROM (SELECT DISTINCT sender FROM maillog.line TABLESAMPLE SYSTEM (2) WHERE kind = 'queued' AND sender <> '') d ORDER BY random() LIMIT 200");
     let msgids = sample(
-        &mut db,
+        db,
         "SELECT msgid FROM maillog.line TABLESAMPLE SYSTEM (1) WHERE msgid IS NOT NULL LIMIT 200",
     );
     let qids = sample(
-        &mut db,
+        db,
         "SELECT qid FROM maillog.line TABLESAMPLE SYSTEM (1) WHERE kind = 'client' LIMIT 200",
     );
     // The busiest mailbox: a lookup that fills max_rows (1000) journeys.
-    let busiest = sample(&mut db, "SELECT rcpt FROM maillog.line WHERE kind = 'delivery' AND rcpt IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 5");
+    let busiest = sample(db, "SELECT rcpt FROM maillog.line WHERE kind = 'delivery' AND rcpt IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 5");
+    Keys { rcpts, senders, msgids, qids, busiest }
+}
+
+fn latencies(db: &mut postgres::Client, state: &str, k: &Keys) {
+    println!("-- latency, {state}:");
+    let (rcpts, senders, msgids, qids, busiest) = (&k.rcpts, &k.senders, &k.msgids, &k.qids, &k.busiest);
     let cases: [(&str, &str, &Vec<String>); 5] = [
         (
             "search(recipient)",
             "SELECT count(*) FROM maillog.search(recipient => $1)",
-            &rcpts,
+            rcpts,
         ),
         (
             "search(sender)",
             "SELECT count(*) FROM maillog.search(sender => $1)",
-            &senders,
+            senders,
         ),
         (
             "search(message_id)",
             "SELECT count(*) FROM maillog.search(message_id => $1)",
-            &msgids,
+            msgids,
         ),
         (
             "trace(queue id)",
             "SELECT count(*) FROM maillog.trace($1)",
-            &qids,
+            qids,
         ),
         (
             "search(busiest rcpt)",
             "SELECT count(*) FROM maillog.search(recipient => $1)",
-            &busiest,
+            busiest,
         ),
     ];
     for (name, sql, keys) in cases {
