@@ -136,22 +136,25 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     -- The statement's rows parsed in calls of 10,000, in arrival order (the
     -- transition table `batch` is visible to dynamic SQL in this trigger).
-    -- Each call's rows are inserted in key order: two writers storing the same
-    -- lines (raw lines loaded twice at once) then wait for each other in one
-    -- order and cannot deadlock (seen with identical lines in concurrent batches).
+    -- Raw lines are inserted in key order within each call: two writers storing
+    -- the same raw lines (a file loaded twice at once) then wait for each other
+    -- in one order and cannot deadlock (seen with identical lines in concurrent
+    -- batches). omelse's rows carry rsyslog's unique UUIDs, which concurrent
+    -- batches never share, so they skip that sort.
     parsed CONSTANT text := $q$
         SELECT p.* FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u,
                                 array_agg(at ORDER BY n) a, array_agg(host ORDER BY n) h,
                                 array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
                            FROM (SELECT row_number() OVER () AS n, * FROM batch) x
                           GROUP BY (n - 1) / 10000) b,
-                        LATERAL (SELECT * FROM maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m)
-                                  ORDER BY 1, 2) p$q$;
-    store CONSTANT text := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
-                             rcpt, orig_rcpt, msgid, client, client_name, link, size, msg) '
-                           || parsed || ' ON CONFLICT DO NOTHING';
+                        LATERAL (SELECT * FROM maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) %s) p$q$;
+    store text;
     days date[];
 BEGIN
+    store := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
+                rcpt, orig_rcpt, msgid, client, client_name, link, size, msg) '
+             || format(parsed, CASE WHEN EXISTS (SELECT 1 FROM batch WHERE uid IS NULL) THEN 'ORDER BY 1, 2' END)
+             || ' ON CONFLICT DO NOTHING';
     BEGIN
         PERFORM maillog._ingest_begin();
         EXECUTE store;
@@ -159,7 +162,7 @@ BEGIN
         -- "no partition of relation found for row": create the days this batch
         -- needs (and the day after its last, so that midnight does not pay this again).
         PERFORM maillog._ingest_begin();
-        EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || parsed || ') d' INTO days;
+        EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || format(parsed, '') || ') d' INTO days;
         PERFORM maillog.ensure_partitions(days || (SELECT max(x) + 1 FROM unnest(days) x));
         PERFORM maillog._ingest_begin();
         EXECUTE store;
