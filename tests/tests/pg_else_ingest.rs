@@ -503,7 +503,11 @@ fn a_large_load_keeps_repeated_lines_and_is_idempotent() {
 /// by queue ID and Message-ID, and the totals. As text rows, for comparing.
 fn lookups(db: &mut postgres::Client) -> Vec<String> {
     let keys = |db: &mut postgres::Client, sql: &str| -> Vec<String> {
-        db.query(sql, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+        db.query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
     };
     let rows = |db: &mut postgres::Client, sql: &str, k: &str| -> Vec<String> {
         db.query(sql, &[&k])
@@ -565,7 +569,10 @@ fn compacting_closed_days_changes_no_answer() {
     relay.extend(individual("1_bounce_simple.log"));
     load(&mut db, &relay, 1000);
     let before = lookups(&mut db);
-    let stored: i64 = db.query_one("SELECT count(*) FROM maillog.line", &[]).unwrap().get(0);
+    let stored: i64 = db
+        .query_one("SELECT count(*) FROM maillog.line", &[])
+        .unwrap()
+        .get(0);
     let hot_bytes: i64 = db
         .query_one(
             "SELECT sum(pg_total_relation_size(inhrelid))::int8 FROM pg_inherits WHERE inhparent = 'maillog.line'::regclass",
@@ -582,15 +589,25 @@ fn compacting_closed_days_changes_no_answer() {
         .map(|r| (r.get(0), r.get(1)))
         .collect();
     assert!(!packed.is_empty(), "no day was compacted");
-    assert_eq!(packed.iter().map(|p| p.0).sum::<i64>(), stored, "every line is in a block");
-    let left: i64 = db.query_one("SELECT count(*) FROM maillog.line", &[]).unwrap().get(0);
+    assert_eq!(
+        packed.iter().map(|p| p.0).sum::<i64>(),
+        stored,
+        "every line is in a block"
+    );
+    let left: i64 = db
+        .query_one("SELECT count(*) FROM maillog.line", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(left, 0, "the packed day partitions are gone");
     let archive_bytes: i64 = db
         .query_one("SELECT pg_total_relation_size('maillog.archive')", &[])
         .unwrap()
         .get(0);
     eprintln!("{stored} lines: day partitions {hot_bytes} bytes, compacted {archive_bytes} bytes");
-    assert!(archive_bytes < hot_bytes, "compacted {archive_bytes} >= {hot_bytes}");
+    assert!(
+        archive_bytes < hot_bytes,
+        "compacted {archive_bytes} >= {hot_bytes}"
+    );
 
     let after = lookups(&mut db);
     assert_eq!(before.len(), after.len(), "number of answer rows changed");
@@ -598,18 +615,27 @@ fn compacting_closed_days_changes_no_answer() {
         assert_eq!(b, a, "an answer changed after compaction");
     }
     // Compacting again finds nothing to do.
-    let again: i64 = db.query_one("SELECT count(*) FROM maillog.compact()", &[]).unwrap().get(0);
+    let again: i64 = db
+        .query_one("SELECT count(*) FROM maillog.compact()", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(again, 0);
 
     // A line arriving late for a packed day lands in a new partition and counts.
     let day: String = db
-        .query_one("SELECT to_char(min(day), 'YYYY-MM-DD') FROM maillog.archive", &[])
+        .query_one(
+            "SELECT to_char(min(day), 'YYYY-MM-DD') FROM maillog.archive",
+            &[],
+        )
         .unwrap()
         .get(0);
     let late = format!("{day}T23:59:59+00:00 mx9 postfix/qmgr[1]: 9F9F9F9F9F: removed");
     load(&mut db, &[late], 1);
     let total: i64 = db
-        .query_one("SELECT value FROM maillog.summary() WHERE metric = 'lines'", &[])
+        .query_one(
+            "SELECT value FROM maillog.summary() WHERE metric = 'lines'",
+            &[],
+        )
         .unwrap()
         .get(0);
     assert_eq!(total, stored + 1);
@@ -621,6 +647,9 @@ fn compacting_closed_days_changes_no_answer() {
 
     // Purge removes packed days like partitions.
     db.batch_execute("SELECT maillog.purge('1 day')").unwrap();
-    let blocks: i64 = db.query_one("SELECT count(*) FROM maillog.archive", &[]).unwrap().get(0);
+    let blocks: i64 = db
+        .query_one("SELECT count(*) FROM maillog.archive", &[])
+        .unwrap()
+        .get(0);
     assert_eq!(blocks, 0, "purge left compacted days");
 }

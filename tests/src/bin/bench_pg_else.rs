@@ -111,7 +111,10 @@ fn main() {
     // same storage figure and the same queries again.
     let t = Instant::now();
     let packed: Vec<(String, i64, i64)> = db
-        .query("SELECT day::text, lines, blocks FROM maillog.compact()", &[])
+        .query(
+            "SELECT day::text, lines, blocks FROM maillog.compact()",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get(2)))
@@ -160,12 +163,19 @@ fn keys(db: &mut postgres::Client) -> Keys {
     );
     // The busiest mailbox: a lookup that fills max_rows (1000) journeys.
     let busiest = sample(db, "SELECT rcpt FROM maillog.line WHERE kind = 'delivery' AND rcpt IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 5");
-    Keys { rcpts, senders, msgids, qids, busiest }
+    Keys {
+        rcpts,
+        senders,
+        msgids,
+        qids,
+        busiest,
+    }
 }
 
 fn latencies(db: &mut postgres::Client, state: &str, k: &Keys) {
     println!("-- latency, {state}:");
-    let (rcpts, senders, msgids, qids, busiest) = (&k.rcpts, &k.senders, &k.msgids, &k.qids, &k.busiest);
+    let (rcpts, senders, msgids, qids, busiest) =
+        (&k.rcpts, &k.senders, &k.msgids, &k.qids, &k.busiest);
     let cases: [(&str, &str, &Vec<String>); 5] = [
         (
             "search(recipient)",

@@ -243,7 +243,9 @@ fn load_run() -> bool {
                     .unwrap();
                 loop {
                     let next = rx.lock().unwrap().recv();
-                    let Ok((r, written, stored)) = next else { return };
+                    let Ok((r, written, stored)) = next else {
+                        return;
+                    };
                     while db.query_one(&search, &[&r]).unwrap().get::<_, i64>(0) == 0 {
                         std::thread::sleep(Duration::from_millis(20));
                     }
@@ -263,7 +265,8 @@ fn load_run() -> bool {
             let mut db = postgres::Client::connect(&dsn, postgres::NoTls).unwrap();
             // Plans for the current partitions and statistics (the table grows
             // from empty during the run; a generic plan would stay a seq scan).
-            db.batch_execute("SET plan_cache_mode = force_custom_plan").unwrap();
+            db.batch_execute("SET plan_cache_mode = force_custom_plan")
+                .unwrap();
             let probe = db
                 .prepare(
                     "SELECT l.rcpt FROM maillog.line l
@@ -308,14 +311,22 @@ fn load_run() -> bool {
     println!(
         "== bench-postfix: {messages} messages, {sessions} parallel smtp-source sessions \
          ({}), freshness sampled every {sample}th message",
-        if wait > 0 { format!("each waits {wait} s between messages") } else { "full speed".into() }
+        if wait > 0 {
+            format!("each waits {wait} s between messages")
+        } else {
+            "full speed".into()
+        }
     );
     let started = Instant::now();
     let out = Command::new("/usr/sbin/smtp-source")
         .args(["-s", &sessions.to_string(), "-m", &messages.to_string()])
         .args(["-N", "-l", "2048", "-f", SENDER, "-t", RCPT])
         .args(["-M", "loadgen.outside.test"])
-        .args(if wait > 0 { vec!["-w".to_owned(), wait.to_string()] } else { vec![] })
+        .args(if wait > 0 {
+            vec!["-w".to_owned(), wait.to_string()]
+        } else {
+            vec![]
+        })
         .arg(format!("127.0.0.1:{}", mx.port))
         .output()
         .expect("run smtp-source (Debian package postfix)");
@@ -437,7 +448,10 @@ fn load_run() -> bool {
     let keep = std::env::temp_dir().join("bench-postfix-logs");
     let _ = std::fs::create_dir_all(&keep);
     let _ = std::fs::write(keep.join("postgresql.log"), cluster.log());
-    let _ = std::fs::write(keep.join("backend-rsyslogd.txt"), backend_setup.diagnostics());
+    let _ = std::fs::write(
+        keep.join("backend-rsyslogd.txt"),
+        backend_setup.diagnostics(),
+    );
     println!("PostgreSQL and backend logs kept in {}", keep.display());
     drop(mx);
     drop(mbox);
