@@ -240,6 +240,38 @@ impl Drop for Rsyslogd {
     }
 }
 
+/// The ELSE backend as the admin's guide deploys it: the shipped
+/// else-backend-relp.conf (imrelp -> omelse) writing to `conninfo`; ready when
+/// its RELP port answers.
+pub fn relp_backend(conninfo: &str) -> (Setup, Rsyslogd) {
+    let s = Setup::new(conninfo);
+    let r = Rsyslogd::start(
+        &s,
+        &shipped_conf("else-backend-relp.conf"),
+        s.relp_port,
+        None,
+    );
+    (s, r)
+}
+
+/// A mail server's forwarding rsyslogd with the shipped config `conf`,
+/// sending over RELP to `relp_port`, with extra ELSE_* variables; ready when
+/// `ready` exists (the file or socket it reads).
+pub fn relp_forwarder(
+    conf: &str,
+    relp_port: u16,
+    vars: &[(&str, &str)],
+    ready: &Path,
+) -> (Setup, Rsyslogd) {
+    let mut s = Setup::new("");
+    s.set("ELSE_RELP_PORT", &relp_port.to_string());
+    for (k, v) in vars {
+        s.set(k, v);
+    }
+    let r = Rsyslogd::start(&s, &shipped_conf(conf), 0, Some(ready));
+    (s, r)
+}
+
 /// Send syslog lines over TCP with octet-counted framing (RFC 6587), so
 /// lines may contain LF and any other byte.
 pub fn send_octet_counted(port: u16, lines: &[Vec<u8>]) {

@@ -2,7 +2,7 @@
 //! (mailserver-forward-relp.conf -> else-backend-relp.conf -> omelse ->
 //! PostgreSQL): every numbered line arrives exactly once.
 use else_tests::omelse::{assert_exactly_once, Target};
-use else_tests::rsyslog::{shipped_conf, Rsyslogd, Setup};
+use else_tests::rsyslog::{relp_backend, shipped_conf, Rsyslogd, Setup};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,13 +11,7 @@ use std::time::Duration;
 fn forwarded_over_relp_exactly_once() {
     const N: u64 = 20_000;
     let db = Target::start();
-    let backend_setup = Setup::new(&db.conninfo());
-    let _backend = Rsyslogd::start(
-        &backend_setup,
-        &shipped_conf("else-backend-relp.conf"),
-        backend_setup.relp_port,
-        None,
-    );
+    let (backend_setup, _backend) = relp_backend(&db.conninfo());
     let mut fwd_setup = Setup::new("");
     fwd_setup.set("ELSE_RELP_PORT", &backend_setup.relp_port.to_string());
     let sock = PathBuf::from(fwd_setup.get("ELSE_LOG_SOCKET"));

@@ -26,10 +26,9 @@
 //! `[InternalId=N, Hostname=H]` names the internal message id of its tracking log.
 use else_tests::pg::Cluster;
 use else_tests::postfix::{smtp_send, ExchangeSmtp, Postfix, SmtpSink};
-use else_tests::rsyslog::{shipped_conf, Rsyslogd, Setup};
+use else_tests::rsyslog::{relp_backend, relp_forwarder};
 use else_tests::sys::{free_port, require, run};
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// One row of maillog.search, as text.
@@ -124,17 +123,6 @@ fn poll(
     }
 }
 
-/// A forwarding rsyslogd for one file (or glob) with the given shipped config.
-fn forwarder(conf: &str, relp_port: u16, vars: &[(&str, &str)], ready: &Path) -> (Setup, Rsyslogd) {
-    let mut s = Setup::new("");
-    s.set("ELSE_RELP_PORT", &relp_port.to_string());
-    for (k, v) in vars {
-        s.set(k, v);
-    }
-    let r = Rsyslogd::start(&s, &shipped_conf(conf), 0, Some(ready));
-    (s, r)
-}
-
 const MIXED_ID: &str = "e2e-mixed@example.org";
 const INBOUND_ID: &str = "e2e-inbound@outside.test";
 const EXCH_ID: &str = "e2e-exchange@outside.test";
@@ -155,13 +143,7 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
     // --- database and backend ------------------------------------------------
     let cluster = Cluster::start_with(&["timezone = 'UTC'"]);
     let mut db = cluster.connect();
-    let backend_setup = Setup::new(&cluster.dsn());
-    let _backend = Rsyslogd::start(
-        &backend_setup,
-        &shipped_conf("else-backend-relp.conf"),
-        backend_setup.relp_port,
-        None,
-    );
+    let (backend_setup, _backend) = relp_backend(&cluster.dsn());
     let relp = backend_setup.relp_port;
 
     // --- sinks ------------------------------------------------------------------
@@ -256,13 +238,13 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
     // --- log forwarders (started before Postfix: nothing is missed) -------------
     let mx_log = mx.maillog();
     let mbox_log = mbox.maillog();
-    let (mx_fwd_setup, _mx_fwd) = forwarder(
+    let (mx_fwd_setup, _mx_fwd) = relp_forwarder(
         "mailserver-maillog-file-relp.conf",
         relp,
         &[("ELSE_MAILLOG_FILE", &mx_log.display().to_string())],
         &mx_log,
     );
-    let (mbox_fwd_setup, _mbox_fwd) = forwarder(
+    let (mbox_fwd_setup, _mbox_fwd) = relp_forwarder(
         "mailserver-maillog-file-relp.conf",
         relp,
         &[("ELSE_MAILLOG_FILE", &mbox_log.display().to_string())],
@@ -273,7 +255,7 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
         .tempdir()
         .unwrap();
     let exglob = exdir.path().join("MSGTRK*.LOG").display().to_string();
-    let (ex_fwd_setup, _ex_fwd) = forwarder(
+    let (ex_fwd_setup, _ex_fwd) = relp_forwarder(
         "exchange-tracking-forward-relp.conf",
         relp,
         &[("ELSE_EXCHANGE_LOGS", &exglob), ("ELSE_HOSTNAME", "exch1")],

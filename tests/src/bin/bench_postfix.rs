@@ -26,7 +26,7 @@
 //! Usage: bench-postfix [MESSAGES] [SESSIONS] [SAMPLE] [WAIT]  (defaults 100000 8 50 0)
 use else_tests::pg::Cluster;
 use else_tests::postfix::Postfix;
-use else_tests::rsyslog::{shipped_conf, Rsyslogd, Setup};
+use else_tests::rsyslog::{relp_backend, relp_forwarder};
 use else_tests::sys::run;
 use std::collections::HashMap;
 use std::io::{Read, Seek, SeekFrom};
@@ -96,19 +96,6 @@ fn sequence_number(rcpt: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
-fn forwarder(log: &Path, relp_port: u16) -> (Setup, Rsyslogd) {
-    let mut s = Setup::new("");
-    s.set("ELSE_RELP_PORT", &relp_port.to_string());
-    s.set("ELSE_MAILLOG_FILE", &log.display().to_string());
-    let r = Rsyslogd::start(
-        &s,
-        &shipped_conf("mailserver-maillog-file-relp.conf"),
-        0,
-        Some(log),
-    );
-    (s, r)
-}
-
 fn main() {
     // The exit status comes after load_run() returned, so that every server it
     // started (Postfix, rsyslogd, PostgreSQL) is stopped by its destructor.
@@ -139,13 +126,7 @@ fn load_run() -> bool {
         "log_checkpoints = on",
     ]);
     let mut db = cluster.connect();
-    let backend_setup = Setup::new(&cluster.dsn());
-    let _backend = Rsyslogd::start(
-        &backend_setup,
-        &shipped_conf("else-backend-relp.conf"),
-        backend_setup.relp_port,
-        None,
-    );
+    let (backend_setup, _backend) = relp_backend(&cluster.dsn());
     let relp = backend_setup.relp_port;
 
     // --- the Postfix pair -----------------------------------------------------
@@ -182,8 +163,13 @@ fn load_run() -> bool {
             &format!("example.org relay:[127.0.0.1]:{}\n", mbox.port),
         )],
     );
-    let (_mx_fwd_setup, _mx_fwd) = forwarder(&mx.maillog(), relp);
-    let (_mbox_fwd_setup, _mbox_fwd) = forwarder(&mbox.maillog(), relp);
+    let forwarder = |log: &Path| {
+        let file = log.display().to_string();
+        let vars = [("ELSE_MAILLOG_FILE", file.as_str())];
+        relp_forwarder("mailserver-maillog-file-relp.conf", relp, &vars, log)
+    };
+    let (_mx_fwd_setup, _mx_fwd) = forwarder(&mx.maillog());
+    let (_mbox_fwd_setup, _mbox_fwd) = forwarder(&mbox.maillog());
     mbox.start();
     mx.start();
 
