@@ -16,7 +16,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # Debian packages ELSE needs to build, run and test.
 PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pkg-config libpq-dev
-          rsyslog rsyslog-relp rsyslog-pgsql postfix pflogsumm ca-certificates bc python3)
+          rsyslog rsyslog-relp rsyslog-pgsql postfix pflogsumm ca-certificates bc python3 faketime)
 
 install_packages() {
     local missing=()
@@ -51,4 +51,6 @@ install_else() {
     say "Building and installing omelse into $RSYSLOG_MODDIR"
     (cd "$ROOT" && CARGO_TARGET_DIR="$PLAIN_TARGET" cargo build --release -p omelse -p else-tests --bins --lib)
     "${SUDO[@]}" install -m 0644 "$PLAIN_TARGET/release/libomelse.so" "$RSYSLOG_MODDIR/omelse.so"
+    # The DBA's loader for log files (README: "Loading existing log files").
+    "${SUDO[@]}" install -m 0755 "$PLAIN_TARGET/release/else-load" /usr/local/bin/else-load
 }

@@ -115,9 +115,14 @@ impl ActionConfig {
     /// Later pairs win: our defaults come before the user's conninfo (which
     /// may override them), the encoding after it (the encoder emits UTF-8).
     pub fn conn_params(&self) -> Vec<(CString, CString)> {
+        self.conn_params_as("omelse")
+    }
+
+    /// [`ActionConfig::conn_params`] for another program (`else-load`).
+    pub fn conn_params_as(&self, application_name: &str) -> Vec<(CString, CString)> {
         let secs = self.connect_timeout_ms.div_ceil(1000).max(2).to_string();
         [
-            ("application_name", "omelse"),
+            ("application_name", application_name),
             ("connect_timeout", secs.as_str()),
             ("dbname", self.conninfo.as_str()),
             ("client_encoding", "UTF8"),

@@ -67,6 +67,14 @@ impl Session {
 
     /// One COPY statement = one implicit transaction: all rows or none.
     pub fn copy(&mut self, sql: &CStr, data: &[u8], deadline: Instant) -> Result<(), DbError> {
+        self.copy_begin(sql, deadline)?;
+        self.copy_put(data, deadline)?;
+        self.copy_end(deadline)
+    }
+
+    /// Start `COPY ... FROM STDIN`; then [`Session::copy_put`] any number of
+    /// times and [`Session::copy_end`] (streaming: a file of any size in bounded memory).
+    pub fn copy_begin(&mut self, sql: &CStr, deadline: Instant) -> Result<(), DbError> {
         if !self.conn.send_query(sql) {
             return Err(self.lost());
         }
@@ -81,12 +89,51 @@ impl Session {
             self.finish(deadline, &[])?;
             return Err(err);
         }
+        Ok(())
+    }
+
+    /// Send COPY rows (whole rows or any part of them).
+    pub fn copy_put(&mut self, data: &[u8], deadline: Instant) -> Result<(), DbError> {
         for chunk in data.chunks(CHUNK) {
             self.retry_put(deadline, |c| c.put_copy_data(chunk))?;
         }
+        Ok(())
+    }
+
+    /// End the COPY; the server's verdict on all rows (and its triggers) comes back here.
+    pub fn copy_end(&mut self, deadline: Instant) -> Result<(), DbError> {
         self.retry_put(deadline, |c| c.put_copy_end())?;
         self.flush(deadline)?;
         self.finish(deadline, &[PGRES_COMMAND_OK])
+    }
+
+    /// The first column of the first row of a query (`None` for no row or NULL).
+    pub fn query_value(
+        &mut self,
+        sql: &CStr,
+        deadline: Instant,
+    ) -> Result<Option<String>, DbError> {
+        if !self.conn.send_query(sql) {
+            return Err(self.lost());
+        }
+        self.flush(deadline)?;
+        let mut value = None;
+        let mut err = None;
+        while let Some(r) = self.result(deadline)? {
+            if r.status() == PGRES_TUPLES_OK {
+                value = value.or_else(|| r.value(0, 0));
+            } else if err.is_none() {
+                err = Some(DbError::Server {
+                    sqlstate: r.sqlstate(),
+                    message: r.message(),
+                });
+            }
+        }
+        match err {
+            Some(e) => Err(e),
+            None if self.conn.is_bad() => Err(self.lost()),
+            None => Ok(value),
+        }
     }
 
     /// Call a put function until libpq has queued the data (0 = full buffer).

@@ -24,5 +24,6 @@ pub mod db;
 pub mod encode;
 pub mod error;
 pub mod ffi;
+pub mod load;
 pub mod stats;
 pub mod worker;

@@ -151,6 +151,7 @@ DECLARE
                         LATERAL (SELECT * FROM maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) %s) p$q$;
     store text;
     days date[];
+    stored bigint;
 BEGIN
     store := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
                 rcpt, orig_rcpt, msgid, client, client_name, link, size, msg) '
@@ -159,6 +160,7 @@ BEGIN
     BEGIN
         PERFORM maillog._ingest_begin();
         EXECUTE store;
+        GET DIAGNOSTICS stored = ROW_COUNT;
     EXCEPTION WHEN check_violation THEN
         -- "no partition of relation found for row": create the days this batch
         -- needs (and the day after its last, so that midnight does not pay this again).
@@ -167,7 +169,11 @@ BEGIN
         PERFORM maillog.ensure_partitions(days || (SELECT max(x) + 1 FROM unnest(days) x));
         PERFORM maillog._ingest_begin();
         EXECUTE store;
+        GET DIAGNOSTICS stored = ROW_COUNT;
     END;
+    -- Lines stored anew in this transaction (else-load reports it; a reload shows 0).
+    PERFORM set_config('maillog.lines_stored',
+        (coalesce(nullif(current_setting('maillog.lines_stored', true), '')::int8, 0) + stored)::text, true);
     DELETE FROM maillog.inbox;
     RETURN NULL;
 END $$;

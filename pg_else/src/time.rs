@@ -2,6 +2,7 @@
 use maillog_core::parse::{Context, Time};
 use pgrx::datum::{Timestamp, TimestampWithTimeZone};
 use pgrx::pg_sys;
+use std::ffi::CStr;
 
 /// PostgreSQL counts microseconds from 2000-01-01, Unix from 1970-01-01.
 const PG_EPOCH_US: i64 = 946_684_800_000_000;
@@ -26,14 +27,43 @@ pub fn resolve(t: Time) -> Option<TimestampWithTimeZone> {
 }
 
 /// The parse context: "now" is the transaction's start, in the server's zone, so
-/// one statement infers the same year for all its lines.
+/// one statement infers the same year for all its lines — or the setting
+/// `maillog.reference_time` when it is set (else-load sets it to the modification
+/// time of the file it loads; a DBA loading an old log can set it by hand).
 pub fn context() -> Context {
-    // SAFETY: reads the current transaction's start time; always valid in a backend.
-    let now = unsafe { pg_sys::GetCurrentTransactionStartTimestamp() };
+    let now = reference_setting().map_or_else(
+        // SAFETY: reads the current transaction's start time; always valid in a backend.
+        || unsafe { pg_sys::GetCurrentTransactionStartTimestamp() },
+        TimestampWithTimeZone::into_inner,
+    );
     let local = TimestampWithTimeZone::try_from(now)
         .map(Timestamp::from)
         .map(|t| t.into_inner() + PG_EPOCH_US);
     Context {
         reference_local: local.unwrap_or(now + PG_EPOCH_US),
+    }
+}
+
+/// `maillog.reference_time` (a placeholder setting: `SET`, `ALTER DATABASE ... SET`
+/// or postgresql.conf); unset or empty means "now". A value that is not a
+/// timestamp is an error rather than a silent fallback to "now".
+fn reference_setting() -> Option<TimestampWithTimeZone> {
+    // SAFETY: returns NULL or a NUL-terminated string owned by the settings
+    // machinery, valid until the setting changes; it is copied at once.
+    let raw = unsafe { pg_sys::GetConfigOption(c"maillog.reference_time".as_ptr(), true, false) };
+    if raw.is_null() {
+        return None;
+    }
+    // SAFETY: non-NULL, NUL-terminated (see above).
+    let text = unsafe { CStr::from_ptr(raw) }
+        .to_string_lossy()
+        .into_owned();
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    match text.parse::<TimestampWithTimeZone>() {
+        Ok(t) => Some(t),
+        Err(_) => pgrx::error!("maillog.reference_time = {text:?} is not a timestamp"),
     }
 }

@@ -100,3 +100,18 @@ pub fn assert_exactly_once(what: &str, n: i64, stats: (i64, i64, i64, i64)) {
         rows - distinct
     );
 }
+
+/// The `else-load` command: `$ELSE_LOAD_BIN` (scripts/test sets it), else the
+/// program built beside the omelse module.
+pub fn else_load_bin() -> String {
+    if let Ok(p) = std::env::var("ELSE_LOAD_BIN") {
+        return p;
+    }
+    let so = crate::rsyslog::omelse_so();
+    let p = std::path::Path::new(&so).with_file_name("else-load");
+    assert!(
+        p.exists(),
+        "else-load is not built beside {so}: run `cargo build --release -p omelse` or set ELSE_LOAD_BIN"
+    );
+    p.display().to_string()
+}

@@ -35,6 +35,10 @@ extern "C" {
     fn PQresultStatus(res: *const PGresult) -> c_int;
     fn PQresultErrorField(res: *const PGresult, code: c_int) -> *const c_char;
     fn PQclear(res: *mut PGresult);
+    fn PQntuples(res: *const PGresult) -> c_int;
+    fn PQnfields(res: *const PGresult) -> c_int;
+    fn PQgetisnull(res: *const PGresult, row: c_int, col: c_int) -> c_int;
+    fn PQgetvalue(res: *const PGresult, row: c_int, col: c_int) -> *const c_char;
     fn PQputCopyData(conn: *mut PGconn, buf: *const c_char, n: c_int) -> c_int;
     fn PQputCopyEnd(conn: *mut PGconn, errmsg: *const c_char) -> c_int;
     fn PQconninfoParse(conninfo: *const c_char, errmsg: *mut *mut c_char) -> *mut c_void;
@@ -189,6 +193,25 @@ impl PgResult {
     /// Primary message (`PG_DIAG_MESSAGE_PRIMARY` = 'M').
     pub fn message(&self) -> String {
         owned(unsafe { PQresultErrorField(self.0.as_ptr(), b'M' as c_int) })
+    }
+
+    /// A value as text; `None` when NULL or out of range.
+    pub fn value(&self, row: i32, col: i32) -> Option<String> {
+        let r = self.0.as_ptr();
+        // SAFETY: bounds are checked against the result's own counts first.
+        unsafe {
+            if row < 0 || col < 0 || row >= PQntuples(r) || col >= PQnfields(r) {
+                return None;
+            }
+            if PQgetisnull(r, row, col) == 1 {
+                return None;
+            }
+            Some(
+                CStr::from_ptr(PQgetvalue(r, row, col))
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        }
     }
 }
 

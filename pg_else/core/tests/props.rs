@@ -1,7 +1,7 @@
 //! Property tests: no input panics, and printed events parse back unchanged.
 mod common;
 
-use maillog_core::parse::{parse_line, parse_message, Context, Event, Kind};
+use maillog_core::parse::{is_queue_id, parse_line, parse_message, Context, Event, Kind};
 use proptest::prelude::*;
 
 const CTX: Context = common::CTX;
@@ -107,11 +107,33 @@ fn addr() -> impl Strategy<Value = String> {
         (word(), word()).prop_map(|(a, b)| format!("{a}@{b}"))
     ]
 }
+/// A long queue ID by its definition: seconds (6 or 7 characters) and microseconds
+/// (4) in digits and consonants, `z`, the inode number in the same alphabet
+/// without `z`. The time part may contain `z`.
+fn long_qid() -> impl Strategy<Value = String> {
+    "[0-9BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxyz]{10,11}z[0-9BCDFGHJKLMNPQRSTVWXYZbcdfghjklmnpqrstvwxy]{1,12}"
+}
 fn qid() -> impl Strategy<Value = String> {
-    prop_oneof![
-        "[0-9A-F]{6,12}",
-        "[0-9BCDFGHJKLMNPQRSTVWXYbcdfghjklmnpqrstvwxy]{10}z[0-9BCDFGHJKLMNPQRSTVWXY]{3,5}"
-    ]
+    prop_oneof!["[0-9A-F]{6,12}", long_qid()]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn every_long_queue_id_is_accepted(q in long_qid()) {
+        prop_assert!(is_queue_id(&q), "{}", q);
+        let msg = format!("{q}: removed");
+        let e = parse_message("postfix/qmgr", &msg);
+        prop_assert_eq!((e.kind, e.queue_id), (Kind::Removed, Some(q.as_str())));
+    }
+
+    #[test]
+    fn a_lower_case_vowel_anywhere_makes_it_no_queue_id(q in long_qid(), at in 0usize..24, v in "[aeiou]") {
+        let at = at % q.len();
+        let bad = format!("{}{v}{}", &q[..at], &q[at + 1..]);
+        prop_assert!(!is_queue_id(&bad), "{}", bad);
+    }
 }
 
 fn reparse<'a>(program: &str, line: &'a str, e: &Event<'_>) -> Event<'a> {

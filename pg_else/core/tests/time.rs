@@ -161,3 +161,141 @@ fn pri_before_rfc3164() {
         (Some("mx1"), Some("postfix/smtpd"), Some(7), "hello")
     );
 }
+
+#[test]
+fn pri_before_rfc3339_and_rfc5424() {
+    let c = ctx(2000, 1, 1, 0, 0);
+    let base = local(2026, 11, 28, 10, 0, 1);
+    let h = parse_header(
+        "<22>2026-11-28T10:00:01.25+01:00 mx1 postfix/smtpd[7]: hello",
+        &c,
+    );
+    assert_eq!(h.time, Some(Time::Utc(base + 250_000 - 3_600_000_000)));
+    assert_eq!(
+        (h.host, h.program, h.pid, h.message),
+        (Some("mx1"), Some("postfix/smtpd"), Some(7), "hello")
+    );
+    let h = parse_header("<22>2026-11-28T10:00:01 mx1 postfix/smtpd[7]: hello", &c);
+    assert_eq!(
+        (h.time, h.host, h.message),
+        (Some(Time::Local(base)), Some("mx1"), "hello")
+    );
+    // `<PRI>1 ` is RFC 5424, whose fields are space-separated.
+    let h = parse_header(
+        "<22>1 2026-11-28T10:00:01Z mx1 postfix/smtpd 7 - - hello",
+        &c,
+    );
+    assert_eq!(
+        (h.time, h.host, h.program, h.pid, h.message),
+        (
+            Some(Time::Utc(base)),
+            Some("mx1"),
+            Some("postfix/smtpd"),
+            Some(7),
+            "hello"
+        )
+    );
+}
+
+#[test]
+fn rfc3164_single_digit_days() {
+    let c = ctx(2026, 12, 1, 0, 0);
+    let want = Some(Time::Local(local(2026, 11, 8, 10, 0, 1)));
+    for l in [
+        "Nov  8 10:00:01 mx1 postfix/smtpd[1]: x",
+        "Nov 8 10:00:01 mx1 postfix/smtpd[1]: x",
+        "Nov 08 10:00:01 mx1 postfix/smtpd[1]: x",
+    ] {
+        let h = parse_header(l, &c);
+        assert_eq!(h.time, want, "{l}");
+        assert_eq!(
+            (h.host, h.program, h.message),
+            (Some("mx1"), Some("postfix/smtpd"), "x"),
+            "{l}"
+        );
+    }
+}
+
+#[test]
+fn rfc3339_fractions_of_1_to_9_digits() {
+    let c = ctx(2000, 1, 1, 0, 0);
+    let base = local(2026, 11, 28, 10, 0, 1);
+    let digits = "987654321";
+    // Micros of the first n digits: 9 → 900000, 98 → 980000, ... 987654 → 987654.
+    let want = [
+        900_000, 980_000, 987_000, 987_600, 987_650, 987_654, 987_654, 987_654, 987_654,
+    ];
+    for (n, micros) in (1..=9).zip(want) {
+        let frac = &digits[..n];
+        for (zone, t) in [
+            ("Z", Time::Utc(base + micros)),
+            ("", Time::Local(base + micros)),
+        ] {
+            let l = format!("2026-11-28T10:00:01.{frac}{zone} mx1 postfix/smtpd[1]: x");
+            assert_eq!(time(&l, &c), Some(t), "{l}");
+        }
+    }
+    // Leading zeros count: .000001 is one microsecond, .05 fifty thousand.
+    let h = |f: &str| time(&format!("2026-11-28T10:00:01.{f}Z h p: x"), &c);
+    assert_eq!(h("000001"), Some(Time::Utc(base + 1)));
+    assert_eq!(h("05"), Some(Time::Utc(base + 50_000)));
+    assert_eq!(h("0000009"), Some(Time::Utc(base)));
+}
+
+#[test]
+fn rfc3339_zones_and_case() {
+    let c = ctx(2000, 1, 1, 0, 0);
+    let base = local(2026, 11, 28, 10, 0, 1);
+    let hour = 3_600_000_000;
+    let h = |ts: &str| time(&format!("{ts} mx1 postfix/smtpd[1]: x"), &c);
+    assert_eq!(h("2026-11-28T10:00:01Z"), Some(Time::Utc(base)));
+    assert_eq!(h("2026-11-28t10:00:01z"), Some(Time::Utc(base)));
+    assert_eq!(h("2026-11-28t10:00:01.5z"), Some(Time::Utc(base + 500_000)));
+    assert_eq!(
+        h("2026-11-28T10:00:01+02:00"),
+        Some(Time::Utc(base - 2 * hour))
+    );
+    assert_eq!(
+        h("2026-11-28T10:00:01-02:00"),
+        Some(Time::Utc(base + 2 * hour))
+    );
+    assert_eq!(
+        h("2026-11-28T10:00:01.000250-00:45"),
+        Some(Time::Utc(base + 250 + 45 * 60_000_000))
+    );
+    assert_eq!(h("2026-11-28T10:00:01"), Some(Time::Local(base)));
+    assert_eq!(
+        h("2026-11-28T10:00:01.75"),
+        Some(Time::Local(base + 750_000))
+    );
+    // ISO 8601 basic offsets (strftime `%z`): the timestamp ends right after them.
+    assert_eq!(
+        h("2026-11-28T10:00:01+0200"),
+        Some(Time::Utc(base - 2 * hour))
+    );
+    assert_eq!(
+        h("2026-11-28T10:00:01.5-0530"),
+        Some(Time::Utc(base + 500_000 + 5 * hour + 30 * 60_000_000))
+    );
+}
+
+#[test]
+fn malformed_rfc3339_is_not_a_header() {
+    let c = ctx(2000, 1, 1, 0, 0);
+    for ts in [
+        "2026-11-28T10:00:01.Z",     // RFC 3339: "." 1*DIGIT
+        "2026-11-28T10:00:01.",      // idem, wall clock
+        "2026-11-28T10:00:01+24:00", // offset hours 00-23
+        "2026-11-28T10:00:01+01:60", // offset minutes 00-59
+        "2026-11-28T10:00:01+1:00",
+        "2026-11-28T10:00:01+01",
+        "2026-11-28T10:00:01+01:0",
+        "2026-11-28T10:00:01+010",
+        "2026-11-28T10:00:01+01000",
+        "2026-11-28X10:00:01Z",
+    ] {
+        let l = format!("{ts} mx1 postfix/smtpd[1]: x");
+        let h = parse_header(&l, &c);
+        assert_eq!((h.time, h.host, h.message), (None, None, l.as_str()), "{l}");
+    }
+}

@@ -33,7 +33,9 @@ pub struct Header<'a> {
     /// Syslog tag without pid, e.g. `postfix/smtpd`, `postfix-out/smtp`, `amavis`
     pub program: Option<&'a str>,
     pub pid: Option<i32>,
-    /// The message after `tag: ` (the whole line when no header was recognised)
+    /// The message after `tag: ` as logged (the whole line when no header was
+    /// recognised). Wrappers a syslog daemon put around it are removed only when it
+    /// is parsed, see [`message_body`].
     pub message: &'a str,
 }
 
@@ -233,24 +235,31 @@ fn rfc3339(b: &[u8]) -> Option<(Time, usize)> {
     let month = digits(b, 5, 2)?;
     let day = digits(b, 8, 2)?;
     let (secs, mut p) = clock(b, 11)?;
-    let micros = fraction(b, &mut p);
+    let micros = fraction(b, &mut p)?;
     let days = civil_days(year, month, day)?;
     let local = days * MICROS_PER_DAY + secs * MICROS_PER_SEC + micros;
     match b.get(p) {
         Some(b'Z' | b'z') => Some((Time::Utc(local), p + 1)),
         Some(&sign @ (b'+' | b'-')) => {
             let h = digits(b, p + 1, 2)?;
-            if b.get(p + 3) != Some(&b':') {
+            // `+hh:mm` (RFC 3339) or `+hhmm` (ISO 8601 basic, e.g. strftime's
+            // `%z`): the timestamp must end right after it, so both are unambiguous.
+            let m_at = if b.get(p + 3) == Some(&b':') {
+                p + 4
+            } else {
+                p + 3
+            };
+            let m = digits(b, m_at, 2)?;
+            if h > 23 || m > 59 {
                 return None;
             }
-            let m = digits(b, p + 4, 2)?;
             let off = (h * 60 + m) * 60 * MICROS_PER_SEC;
             let utc = if sign == b'+' {
                 local - off
             } else {
                 local + off
             };
-            Some((Time::Utc(utc), p + 6))
+            Some((Time::Utc(utc), m_at + 2))
         }
         _ => Some((Time::Local(local), p)),
     }
@@ -283,7 +292,7 @@ fn rfc3164(b: &[u8], ctx: &Context) -> Option<(Time, usize)> {
         return None;
     }
     let (secs, mut p) = clock(b, p + 1)?;
-    let micros = fraction(b, &mut p);
+    let micros = fraction(b, &mut p)?;
     if b.get(p) != Some(&b' ') {
         return None;
     }
@@ -338,9 +347,14 @@ fn clock(b: &[u8], p: usize) -> Option<(i64, usize)> {
 }
 
 /// Optional `.ffffff` at `*p` as microseconds (digits past the sixth are ignored).
-fn fraction(b: &[u8], p: &mut usize) -> i64 {
+/// A `.` without digits is no fraction and no timestamp (RFC 3339 `time-secfrac`
+/// is `"." 1*DIGIT`).
+fn fraction(b: &[u8], p: &mut usize) -> Option<i64> {
     if b.get(*p) != Some(&b'.') {
-        return 0;
+        return Some(0);
+    }
+    if !b.get(*p + 1).is_some_and(u8::is_ascii_digit) {
+        return None;
     }
     *p += 1;
     let (mut v, mut n) = (0i64, 0);
@@ -355,7 +369,7 @@ fn fraction(b: &[u8], p: &mut usize) -> i64 {
         v *= 10;
         n += 1;
     }
-    v
+    Some(v)
 }
 
 fn digits(b: &[u8], p: usize, n: usize) -> Option<i64> {
@@ -409,6 +423,73 @@ pub fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// The message a program logged, without what a syslog daemon wrapped around it:
+/// rsyslog's repeated-message reduction `message repeated N times: [ MSG]`, then
+/// the Solaris/illumos message ID `[ID 197553 mail.info] MSG` (added where the
+/// line was first logged, so it sits inside the rsyslog wrapper). Applied by
+/// [`parse_message`](super::parse_message), not to [`Header::message`]: that one
+/// is stored as logged, and the fields rsyslog sends already split take the same
+/// route as raw lines.
+///
+/// ```
+/// use maillog_core::parse::header::message_body;
+/// assert_eq!(message_body("[ID 197553 mail.info] 8B22B43C3: client=a[192.0.2.1]"), "8B22B43C3: client=a[192.0.2.1]");
+/// assert_eq!(message_body("message repeated 3 times: [ warning: x]"), "warning: x");
+/// assert_eq!(message_body("[ID 1 mail] x"), "[ID 1 mail] x");
+/// ```
+pub fn message_body(message: &str) -> &str {
+    strip_message_id(unwrap_repeated(message))
+}
+
+/// rsyslog's `message repeated N times: [MSG]`; MSG keeps the space rsyslog puts
+/// before every RFC 3164 message, which is dropped like the one after the tag.
+fn unwrap_repeated(m: &str) -> &str {
+    let Some(rest) = m.strip_prefix("message repeated ") else {
+        return m;
+    };
+    let n = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let inner = rest[n..]
+        .strip_prefix(" times: [")
+        .and_then(|r| r.strip_suffix(']'));
+    match inner {
+        Some(inner) if n > 0 => inner.strip_prefix(' ').unwrap_or(inner),
+        _ => m,
+    }
+}
+
+/// Solaris/illumos `[ID <msgid> <facility>.<level>] ` before the message: only
+/// this exact form (decimal ID, lower-case names), so ordinary bracketed text stays.
+fn strip_message_id(m: &str) -> &str {
+    let b = m.as_bytes();
+    if !b.starts_with(b"[ID ") {
+        return m;
+    }
+    // Length of the run at `at` of bytes matching `f`.
+    let run = |at: usize, f: fn(&u8) -> bool| {
+        b.get(at..)
+            .map_or(0, |r| r.iter().take_while(|c| f(c)).count())
+    };
+    let mut p = 4;
+    let id = run(p, u8::is_ascii_digit);
+    p += id;
+    if id == 0 || b.get(p) != Some(&b' ') {
+        return m;
+    }
+    p += 1;
+    let facility = run(p, |c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    p += facility;
+    if facility == 0 || b.get(p) != Some(&b'.') {
+        return m;
+    }
+    p += 1;
+    let level = run(p, u8::is_ascii_lowercase);
+    p += level;
+    if level == 0 || b.get(p..p + 2) != Some(b"] ") {
+        return m;
+    }
+    &m[p + 2..]
 }
 
 /// Split an rsyslog `syslogtag` (`postfix/smtpd[123]:`) into program and pid.

@@ -1,4 +1,5 @@
 //! Dispatch of a message body to the parser of its program.
+use super::header::message_body;
 use super::{amavis, dovecot, exchange, postfix, Event};
 
 /// Parse the message body logged by `program` (`postfix/smtpd`, `amavis`, ...).
@@ -7,7 +8,9 @@ use super::{amavis, dovecot, exchange, postfix, Event};
 /// `postfix` (multi-instance `postfix-out/smtp`, per-service
 /// `postfix/submission/smtpd`); the *last* component names the daemon. Bare daemon
 /// names (`smtpd`) are accepted too. Exchange tracking rows are recognised by
-/// content whatever the program.
+/// content whatever the program. Syslog wrappers around the message (rsyslog's
+/// `message repeated N times: [...]`, Solaris' `[ID n mail.info]`) are removed
+/// first, see [`message_body`].
 ///
 /// ```
 /// use maillog_core::parse::{parse_message, Kind};
@@ -18,6 +21,7 @@ use super::{amavis, dovecot, exchange, postfix, Event};
 /// assert_eq!((milter.kind, milter.queue_id), (Kind::Other, Some("670FCA58C8")));
 /// ```
 pub fn parse_message<'a>(program: &str, message: &'a str) -> Event<'a> {
+    let message = message_body(message);
     if exchange::looks_like(message) {
         if let Some(e) = exchange::parse(message) {
             return e;

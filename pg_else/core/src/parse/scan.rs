@@ -23,18 +23,23 @@ pub fn after<'a>(hay: &'a str, needle: &str) -> Option<&'a str> {
 
 /// Is `s` a Postfix queue ID? Short IDs are upper-case hex; upper-case
 /// alphanumerics with a digit are accepted too so that synthetic test logs
-/// still correlate. Long IDs (`enable_long_queue_ids`) use a base-52 alphabet
-/// without vowels and one `z` separating time from inode number.
+/// still correlate. Long IDs (`enable_long_queue_ids`) are the time, `z` and
+/// the inode number in digits and letters without vowels.
 ///
 /// ```
 /// use maillog_core::parse::is_queue_id;
 /// assert!(is_queue_id("3F1A2B4C5D"));
 /// assert!(is_queue_id("4DRH1S0cfLz9vFD"));
+/// // The time part may itself contain `z`: the separator is the last one.
+/// assert!(is_queue_id("3p7RMT0zrYz20p"));
 /// assert!(!is_queue_id("NOQUEUE"));
 /// assert!(!is_queue_id("warning"));
 /// ```
 pub fn is_queue_id(s: &str) -> bool {
     let b = s.as_bytes();
+    // The longest long ID is 24 characters: 7 characters of seconds (from the
+    // year 2596 on) + 4 of microseconds + `z` + 12 of a 64-bit inode number in
+    // base 51. Short IDs are far shorter.
     if !(5..=24).contains(&b.len()) {
         return false;
     }
@@ -49,14 +54,19 @@ pub fn is_queue_id(s: &str) -> bool {
     short || is_long_queue_id(b)
 }
 
+/// Postfix's long queue ID: seconds (at least 6 characters) and microseconds
+/// (exactly 4) in a 52-character alphabet of digits and consonants, then `z`,
+/// then the inode number in base 51, the same alphabet without `z`. As `z` is a
+/// digit of the time part, only the last `z` can be the separator.
 fn is_long_queue_id(b: &[u8]) -> bool {
-    b.len() >= 12
-        && b.iter().filter(|c| **c == b'z').count() == 1
+    const MIN_TIME: usize = 6 + 4;
+    let Some(sep) = b.iter().rposition(|c| *c == b'z') else {
+        return false;
+    };
+    sep >= MIN_TIME
+        && sep + 1 < b.len()
         && b.iter()
             .all(|c| c.is_ascii_alphanumeric() && !b"AEIOUaeiou".contains(c))
-        && b.iter()
-            .position(|c| *c == b'z')
-            .is_some_and(|i| i >= 6 && i + 1 < b.len())
 }
 
 /// `QID: rest` → (QID, rest). `NOQUEUE: rest` → (None, rest).
