@@ -75,7 +75,7 @@ fn stamps(db: &mut postgres::Client, n: i64) -> Vec<String> {
     db.query(
         "SELECT to_char(t, 'Mon ') || lpad(extract(day FROM t)::text, 2) || to_char(t, ' HH24:MI:SS')
            FROM (SELECT date_trunc('second', now()) - interval '10 min' + i * interval '1 s' AS t
-                   FROM generate_series(0, $1 - 1) i) s ORDER BY t",
+                   FROM generate_series(0, $1::int8 - 1) i) s ORDER BY t",
         &[&n],
     )
     .unwrap()
