@@ -70,7 +70,7 @@ fn header<'a>(
                     pid,
                     message,
                 },
-                at,
+                at.map(|t| time::unguess_year(t, ctx)),
             )
         }
     }

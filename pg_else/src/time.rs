@@ -67,3 +67,14 @@ fn reference_setting() -> Option<TimestampWithTimeZone> {
         Err(_) => pgrx::error!("maillog.reference_time = {text:?} is not a timestamp"),
     }
 }
+
+/// A time rsyslog stated for a line (omelse's `at`), with the year rsyslog
+/// guessed for a year-less line corrected (see `reinfer_guessed_year`).
+pub fn unguess_year(at: TimestampWithTimeZone, ctx: &Context) -> TimestampWithTimeZone {
+    let local = Timestamp::from(at).into_inner() + PG_EPOCH_US;
+    let fixed = maillog_core::parse::header::reinfer_guessed_year(local, ctx);
+    if fixed == local {
+        return at;
+    }
+    resolve(Time::Local(fixed)).unwrap_or(at)
+}

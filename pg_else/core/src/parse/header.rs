@@ -305,6 +305,39 @@ fn rfc3164(b: &[u8], ctx: &Context) -> Option<(Time, usize)> {
     Some((Time::Local(t), p + 1))
 }
 
+/// A wall-clock time that another program dated by guessing the year of a
+/// year-less (RFC 3164) line: rsyslog gives such lines the current year, so on
+/// January 1st a line of December 31st arrives dated twelve months ahead. A time
+/// further ahead of the reference than a year-less line may be, but less than a
+/// year and that window ahead, gets its year inferred as an RFC 3164 line would;
+/// any other time is kept (a far-off date is the line's own, not a guess).
+///
+/// ```
+/// use maillog_core::parse::header::{reinfer_guessed_year, Context};
+/// const DAY: i64 = 86_400_000_000;
+/// // reference: 2027-01-01 00:05 local; the line: 2027-12-31 23:55 (rsyslog's guess)
+/// let ctx = Context { reference_local: 1_798_761_900_000_000 };
+/// let guessed = 1_830_297_300_000_000;
+/// assert_eq!(reinfer_guessed_year(guessed, &ctx), guessed - 365 * DAY);
+/// // Within the window, or far off: unchanged.
+/// assert_eq!(reinfer_guessed_year(ctx.reference_local + DAY, &ctx), ctx.reference_local + DAY);
+/// assert_eq!(reinfer_guessed_year(ctx.reference_local + 800 * DAY, &ctx), ctx.reference_local + 800 * DAY);
+/// ```
+pub fn reinfer_guessed_year(local: Micros, ctx: &Context) -> Micros {
+    let ahead = local - ctx.reference_local;
+    if ahead <= FUTURE_WINDOW || ahead > 366 * MICROS_PER_DAY + FUTURE_WINDOW {
+        return local;
+    }
+    let (_, month, day) = civil_from_days(local.div_euclid(MICROS_PER_DAY));
+    infer_year(
+        month,
+        day,
+        local.rem_euclid(MICROS_PER_DAY),
+        ctx.reference_local,
+    )
+    .unwrap_or(local)
+}
+
 /// The latest of next/this/previous year that puts the date no more than
 /// [`FUTURE_WINDOW`] after the reference (Feb 29 skips non-leap years).
 fn infer_year(month: i64, day: i64, tod: Micros, reference: Micros) -> Option<Micros> {
