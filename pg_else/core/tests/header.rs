@@ -228,3 +228,37 @@ fn service_named_daemons() {
         (Some("b@example.net"), Some("sent"))
     );
 }
+
+/// FreeBSD's syslogd `-v` logs the numeric facility and level before the host,
+/// `-vv` their names (syslogd(8)); the rest of the line is as usual.
+#[test]
+fn freebsd_verbose_facility_and_level() {
+    for line in [
+        "Nov 28 10:00:01 <2.6> mx1 postfix/qmgr[77]: 8B22B43C3: removed",
+        "Nov 28 10:00:01 <mail.info> mx1 postfix/qmgr[77]: 8B22B43C3: removed",
+    ] {
+        let p = parse(line);
+        assert_eq!(
+            (
+                p.header.host,
+                p.header.program,
+                p.header.pid,
+                p.header.message
+            ),
+            (
+                Some("mx1"),
+                Some("postfix/qmgr"),
+                Some(77),
+                "8B22B43C3: removed"
+            ),
+            "{line}"
+        );
+        assert_eq!(
+            (p.event.kind, p.event.queue_id),
+            (Kind::Removed, Some("8B22B43C3"))
+        );
+    }
+    // Not that form: an angle-bracketed host-like token stays the host.
+    let p = parse("Nov 28 10:00:01 <mx1> postfix/qmgr[77]: 8B22B43C3: removed");
+    assert_eq!(p.header.host, Some("<mx1>"));
+}

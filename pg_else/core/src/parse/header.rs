@@ -107,9 +107,12 @@ pub fn parse_header<'a>(line: &'a str, ctx: &Context) -> Header<'a> {
 }
 
 /// After the timestamp: `host tag[pid]: message`. A missing host is recognised by
-/// the first token ending in `:` or `]:` (some relays strip it).
+/// the first token ending in `:` or `]:` (some relays strip it). FreeBSD's
+/// syslogd `-v` (`-vv`) writes the facility and level before the host,
+/// `<2.6>` (`<mail.info>`): skipped.
 fn host_and_tag(line: &str, at: usize, time: Option<Time>) -> Header<'_> {
     let b = line.as_bytes();
+    let at = at + facility_level_len(&b[at.min(b.len())..]);
     let host_end = find_byte(b, at, b' ').unwrap_or(b.len());
     let host = &line[at..host_end];
     if host.ends_with(':') {
@@ -130,6 +133,31 @@ fn host_and_tag(line: &str, at: usize, time: Option<Time>) -> Header<'_> {
         program,
         pid,
         message,
+    }
+}
+
+/// Length of a leading `<facility.level> ` (digits or lower-case names), else 0.
+fn facility_level_len(b: &[u8]) -> usize {
+    if b.first() != Some(&b'<') {
+        return 0;
+    }
+    let word = |s: &[u8]| {
+        !s.is_empty()
+            && s.iter()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
+    let Some(close) = b.iter().take(24).position(|&c| c == b'>') else {
+        return 0;
+    };
+    match b[1..close].iter().position(|&c| c == b'.') {
+        Some(dot)
+            if word(&b[1..1 + dot])
+                && word(&b[2 + dot..close])
+                && b.get(close + 1) == Some(&b' ') =>
+        {
+            close + 2
+        }
+        _ => 0,
     }
 }
 
