@@ -262,3 +262,23 @@ fn freebsd_verbose_facility_and_level() {
     let p = parse("Nov 28 10:00:01 <mx1> postfix/qmgr[77]: 8B22B43C3: removed");
     assert_eq!(p.header.host, Some("<mx1>"));
 }
+
+/// A `syslog_name` that does not start with `postfix` (`-o syslog_name=mx-out`):
+/// the last component names the daemon, like a bare daemon name.
+#[test]
+fn custom_syslog_name_ending_in_a_daemon() {
+    let p = parse(
+        "Nov 28 10:00:01 mx1 mx-out/smtp[5]: 8B22B43C3: to=<b@example.net>, relay=none, delay=1, \
+         delays=0/0/1/0, dsn=4.4.1, status=deferred (connect timed out)",
+    );
+    assert_eq!(
+        (p.event.kind, p.event.queue_id),
+        (Kind::Delivery, Some("8B22B43C3"))
+    );
+    assert_eq!(p.event.fields.status, Some("deferred"));
+    let p = parse("Nov 28 10:00:01 mx1 inbound/smtpd[5]: connect from a[192.0.2.1]");
+    assert_eq!(p.event.kind, Kind::Connect);
+    // A program whose last component is no Postfix daemon stays unknown.
+    let p = parse("Nov 28 10:00:01 mx1 foo/bar[5]: connect from a[192.0.2.1]");
+    assert_eq!(p.event.kind, Kind::Other);
+}

@@ -299,3 +299,26 @@ fn malformed_rfc3339_is_not_a_header() {
         assert_eq!((h.time, h.host, h.message), (None, None, l.as_str()), "{l}");
     }
 }
+
+/// `journalctl -o short-unix` and `-o short-iso` (offset without colon), as a
+/// DBA exports Postfix's lines from a journald-only host.
+#[test]
+fn journald_exports() {
+    let c = ctx(2026, 11, 29, 12, 0);
+    let h = parse_header(
+        "1764320401.123456 mx1 postfix/qmgr[77]: 8B22B43C3: removed",
+        &c,
+    );
+    assert_eq!(h.time, Some(Time::Utc(1_764_320_401_123_456)));
+    assert_eq!(
+        (h.host, h.program, h.pid),
+        (Some("mx1"), Some("postfix/qmgr"), Some(77))
+    );
+    let h = parse_header("1764320401 mx1 postfix/qmgr[77]: 8B22B43C3: removed", &c);
+    assert_eq!(h.time, Some(Time::Utc(1_764_320_401_000_000)));
+    let h = parse_header("2026-11-28T10:00:01+0100 mx1 postfix/qmgr[77]: x", &c);
+    assert_eq!(h.time, Some(Time::Utc(local(2026, 11, 28, 9, 0, 1))));
+    // Short numbers are not times: no header.
+    assert_eq!(parse_header("12345 mx1 prog: x", &c).time, None);
+    assert_eq!(parse_header("123456789012 mx1 prog: x", &c).time, None);
+}

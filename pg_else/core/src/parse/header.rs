@@ -96,7 +96,9 @@ pub fn parse_header<'a>(line: &'a str, ctx: &Context) -> Header<'a> {
     }
     let rest = &b[p..];
     let parsed = if rest.first().is_some_and(|c| c.is_ascii_digit()) {
-        rfc3339(rest).and_then(|(t, n)| (rest.get(n) == Some(&b' ')).then_some((t, p + n + 1)))
+        rfc3339(rest)
+            .or_else(|| unix_seconds(rest))
+            .and_then(|(t, n)| (rest.get(n) == Some(&b' ')).then_some((t, p + n + 1)))
     } else {
         rfc3164(rest, ctx).map(|(t, n)| (t, p + n))
     };
@@ -291,6 +293,20 @@ fn rfc3339(b: &[u8]) -> Option<(Time, usize)> {
         }
         _ => Some((Time::Local(local), p)),
     }
+}
+
+/// Seconds since the epoch with an optional fraction, as `journalctl -o
+/// short-unix` writes them (`1764320401.123456 host prog[pid]: ...`). At least
+/// nine digits (from 1973 on), so a number in a header-less line is not a time.
+fn unix_seconds(b: &[u8]) -> Option<(Time, usize)> {
+    let n = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if !(9..=11).contains(&n) {
+        return None;
+    }
+    let secs = digits(b, 0, n)?;
+    let mut p = n;
+    let micros = fraction(b, &mut p)?;
+    Some((Time::Utc(secs * MICROS_PER_SEC + micros), p))
 }
 
 /// A whole string that is an RFC 3339 timestamp.

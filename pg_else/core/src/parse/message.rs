@@ -34,6 +34,11 @@ pub fn parse_message<'a>(program: &str, message: &'a str) -> Event<'a> {
     if first.starts_with("postfix") || daemon == "postfix-script" {
         return postfix::parse(daemon, message);
     }
+    // Any other `syslog_name` (`mx-out/smtp`, `relay/smtpd`): the last component
+    // still names the Postfix daemon, as for bare daemon names below.
+    if first.len() < program.len() && postfix::is_daemon(daemon) {
+        return postfix::parse(daemon, message);
+    }
     match program {
         "amavis" | "amavisd" | "amavisd-new" => amavis::parse(message),
         p if p.starts_with("dovecot") || p == "deliver" => dovecot::parse(message),
