@@ -7,12 +7,29 @@ CREATE TABLE maillog.settings (
     -- maillog.compact() packs days that ended at least this long ago.
     compact_after interval NOT NULL DEFAULT '1 day'
 );
+-- One row; a row inserted replaces it. pg_dump saves the row, and a restore
+-- (CREATE EXTENSION inserts the defaults, then the saved row is copied in)
+-- thus ends with the saved settings instead of a duplicate-key error.
+CREATE FUNCTION maillog._settings_replace() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM maillog.settings;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER settings_replace BEFORE INSERT ON maillog.settings
+    FOR EACH ROW EXECUTE FUNCTION maillog._settings_replace();
 INSERT INTO maillog.settings DEFAULT VALUES;
 SELECT pg_catalog.pg_extension_config_dump('maillog.settings', '');
 
 -- Every line ever received, parsed once at ingest. Partitioned by UTC day so that
 -- purging is dropping partitions. The sparse search keys (sender .. size) are set
 -- only on the lines that carry them, lower-cased where matching is case-blind.
+-- The identity key and the search indexes are made on each day partition
+-- (maillog._index_partition), not on this table: the partitions are not members
+-- of the extension, so pg_dump saves them with their indexes, and a restore
+-- attaches them to the table CREATE EXTENSION made. Indexes declared here would
+-- be created again on every partition by that attach, and the saved ones would
+-- then fail as duplicates.
 CREATE TABLE maillog.line (
     at          timestamptz NOT NULL,
     uid         uuid        NOT NULL,   -- line identity: see README "Line identity"
@@ -30,19 +47,26 @@ CREATE TABLE maillog.line (
     client_name text,
     link        text,
     size        bigint,
-    msg         text        NOT NULL,
-    PRIMARY KEY (at, uid)
+    msg         text        NOT NULL
 ) PARTITION BY RANGE (at);
 
-CREATE INDEX line_qid ON maillog.line (qid, at) WHERE qid IS NOT NULL;
-CREATE INDEX line_link ON maillog.line (link) INCLUDE (qid) WHERE link IS NOT NULL;
--- Reversed addresses serve both exact matches and whole-domain ('@example.com') prefix scans.
-CREATE INDEX line_rcpt ON maillog.line (reverse(rcpt) text_pattern_ops) WHERE rcpt IS NOT NULL;
-CREATE INDEX line_orig_rcpt ON maillog.line (reverse(orig_rcpt) text_pattern_ops) WHERE orig_rcpt IS NOT NULL;
-CREATE INDEX line_sender ON maillog.line (reverse(sender) text_pattern_ops) WHERE sender IS NOT NULL;
-CREATE INDEX line_msgid ON maillog.line (msgid) WHERE msgid IS NOT NULL;
-CREATE INDEX line_client ON maillog.line (client) WHERE client IS NOT NULL;
-CREATE INDEX line_client_name ON maillog.line (client_name) WHERE client_name IS NOT NULL;
+-- The identity key (at, uid) — a line whose identity is stored is skipped by the
+-- ingest's ON CONFLICT DO NOTHING, which checks the unique indexes of the
+-- partition a row goes to — and the search indexes of one day partition.
+CREATE FUNCTION maillog._index_partition(part text) RETURNS void
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE maillog.%I ADD CONSTRAINT %I PRIMARY KEY (at, uid)', part, part || '_key');
+    EXECUTE format('CREATE INDEX %I ON maillog.%I (qid, at) WHERE qid IS NOT NULL', part || '_qid', part);
+    EXECUTE format('CREATE INDEX %I ON maillog.%I (link) INCLUDE (qid) WHERE link IS NOT NULL', part || '_link', part);
+    -- Reversed addresses serve both exact matches and whole-domain ('@example.com') prefix scans.
+    EXECUTE format('CREATE INDEX %I ON maillog.%I (reverse(rcpt) text_pattern_ops) WHERE rcpt IS NOT NULL', part || '_rcpt', part);
+    EXECUTE format('CREATE INDEX %I ON maillog.%I (reverse(orig_rcpt) text_pattern_ops) WHERE orig_rcpt IS NOT NULL', part || '_orig_rcpt', part);
+    EXECUTE format('CREATE INDEX %I ON maillog.%I (reverse(sender) text_pattern_ops) WHERE sender IS NOT NULL', part || '_sender', part);
+    EXECUTE format('CREATE INDEX %I ON maillog.%I (msgid) WHERE msgid IS NOT NULL', part || '_msgid', part);
+    EXECUTE format('CREATE INDEX %I ON maillog.%I (client) WHERE client IS NOT NULL', part || '_client', part);
+    EXECUTE format('CREATE INDEX %I ON maillog.%I (client_name) WHERE client_name IS NOT NULL', part || '_client_name', part);
+END $$;
 
 -- The one entry point. omelse COPYs (uid, at, host, tag, msg); a DBA loads raw lines
 -- into (line). Rows live here only inside the loading transaction: the statement
@@ -77,6 +101,7 @@ BEGIN
         LOCK TABLE maillog.line IN SHARE UPDATE EXCLUSIVE MODE;
         CONTINUE WHEN to_regclass('maillog.' || part) IS NOT NULL;
         EXECUTE format('CREATE TABLE maillog.%I (LIKE maillog.line INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
+        PERFORM maillog._index_partition(part);
         EXECUTE format('ALTER TABLE maillog.line ATTACH PARTITION maillog.%I FOR VALUES FROM (%L) TO (%L)',
                        part, d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00');
         made := made + 1;
@@ -100,6 +125,8 @@ CREATE TABLE maillog.archive (
 ALTER TABLE maillog.archive ALTER COLUMN lines SET COMPRESSION lz4;
 CREATE INDEX archive_keys ON maillog.archive USING gin (keys);
 CREATE INDEX archive_day ON maillog.archive (day);
+-- Its rows are the data of compacted days: pg_dump saves them.
+SELECT pg_catalog.pg_extension_config_dump('maillog.archive', '');
 
 -- The keys a line is found by, one letter for the field: q queue ID, l link,
 -- s sender, r recipient, o original recipient (addresses also as their

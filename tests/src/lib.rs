@@ -2,6 +2,7 @@
 //! rsyslogd instances, each in its own temporary folder on a free loopback port,
 //! stopped by PID / pg_ctl on drop (also when a test panics).
 
+pub mod answers;
 pub mod omelse;
 pub mod pflogsumm;
 pub mod pg;
