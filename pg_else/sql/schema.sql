@@ -68,6 +68,41 @@ BEGIN
     EXECUTE format('CREATE INDEX %I ON maillog.%I (client_name) WHERE client_name IS NOT NULL', part || '_client_name', part);
 END $$;
 
+-- Which UTC days get a partition of their own: from the retention cutoff (the
+-- first day purge keeps) to tomorrow. A line dated outside — older than the
+-- retention, or more than a day ahead (clock errors, forged times, years 1970 or
+-- 9999) — goes to the one partition maillog.line_outside, so no load can create
+-- a partition per day. Raise the retention before loading an old archive.
+CREATE FUNCTION maillog._day_in_range(d date) RETURNS bool
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT d >= ((now() - (SELECT retention FROM maillog.settings)) AT TIME ZONE 'UTC')::date
+       AND d <= (now() AT TIME ZONE 'UTC')::date + 1
+$$;
+
+-- The out-of-range lines (the DEFAULT partition: whatever no day partition
+-- holds), stored, counted and found like all others. It belongs to the
+-- extension; pg_dump saves its rows as configuration data.
+CREATE TABLE maillog.line_outside PARTITION OF maillog.line DEFAULT;
+SELECT maillog._index_partition('line_outside');
+SELECT pg_catalog.pg_extension_config_dump('maillog.line_outside', '');
+
+-- During ingest (maillog.ingesting set by the inbox trigger), a line that falls
+-- here only because its in-range day has no partition yet is refused with
+-- check_violation, as if there were no default partition: the inbox trigger
+-- then creates the day and stores the batch again. Restores and direct inserts
+-- are left alone.
+CREATE FUNCTION maillog._outside_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF current_setting('maillog.ingesting', true) = 'on'
+       AND maillog._day_in_range((NEW.at AT TIME ZONE 'UTC')::date) THEN
+        RAISE EXCEPTION 'no partition of maillog.line for %', NEW.at USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER outside_check BEFORE INSERT ON maillog.line_outside
+    FOR EACH ROW EXECUTE FUNCTION maillog._outside_check();
+
 -- The one entry point. omelse COPYs (uid, at, host, tag, msg); a DBA loads raw lines
 -- into (line). Rows live here only inside the loading transaction: the statement
 -- trigger moves them into maillog.line, so the table is UNLOGGED (no WAL twice).
@@ -102,6 +137,11 @@ BEGIN
         CONTINUE WHEN to_regclass('maillog.' || part) IS NOT NULL;
         EXECUTE format('CREATE TABLE maillog.%I (LIKE maillog.line INCLUDING DEFAULTS INCLUDING CONSTRAINTS)', part);
         PERFORM maillog._index_partition(part);
+        -- Lines of this day stored while it was out of range (e.g. dated ahead)
+        -- move in: the default partition may not hold rows of an attached range.
+        EXECUTE format('WITH m AS (DELETE FROM maillog.line_outside WHERE at >= %L AND at < %L RETURNING *)
+                        INSERT INTO maillog.%I SELECT * FROM m',
+                       d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00', part);
         EXECUTE format('ALTER TABLE maillog.line ATTACH PARTITION maillog.%I FOR VALUES FROM (%L) TO (%L)',
                        part, d::text || ' 00:00:00+00', (d + 1)::text || ' 00:00:00+00');
         made := made + 1;
@@ -184,20 +224,25 @@ BEGIN
                 rcpt, orig_rcpt, msgid, client, client_name, link, size, msg) '
              || format(parsed, CASE WHEN EXISTS (SELECT 1 FROM batch WHERE uid IS NULL) THEN 'ORDER BY 1, 2' END)
              || ' ON CONFLICT DO NOTHING';
+    PERFORM set_config('maillog.ingesting', 'on', true);
     BEGIN
         PERFORM maillog._ingest_begin();
         EXECUTE store;
         GET DIAGNOSTICS stored = ROW_COUNT;
     EXCEPTION WHEN check_violation THEN
-        -- "no partition of relation found for row": create the days this batch
-        -- needs (and the day after its last, so that midnight does not pay this again).
+        -- A line of an in-range day without partition (see _outside_check):
+        -- create the days this batch needs (and the day after its last, so that
+        -- midnight does not pay this again); out-of-range days get none.
         PERFORM maillog._ingest_begin();
         EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || format(parsed, '') || ') d' INTO days;
-        PERFORM maillog.ensure_partitions(days || (SELECT max(x) + 1 FROM unnest(days) x));
+        PERFORM maillog.ensure_partitions(ARRAY(
+            SELECT x FROM unnest(days || (SELECT max(x) + 1 FROM unnest(days) x)) x
+             WHERE maillog._day_in_range(x)));
         PERFORM maillog._ingest_begin();
         EXECUTE store;
         GET DIAGNOSTICS stored = ROW_COUNT;
     END;
+    PERFORM set_config('maillog.ingesting', 'off', true);
     -- Lines stored anew in this transaction (else-load reports it; a reload shows 0).
     PERFORM set_config('maillog.lines_stored',
         (coalesce(nullif(current_setting('maillog.lines_stored', true), '')::int8, 0) + stored)::text, true);
@@ -299,5 +344,8 @@ BEGIN
         END LOOP;
     END LOOP;
     DELETE FROM maillog.archive a WHERE a.day < cutoff;
+    -- Out-of-range lines older than the cutoff; those dated ahead stay until
+    -- their day has passed the retention like any other.
+    DELETE FROM maillog.line_outside o WHERE o.at < (cutoff::text || ' 00:00:00+00')::timestamptz;
     RETURN dropped;
 END $$;

@@ -1,9 +1,9 @@
 //! Backups: everything pg_else stores — day partitions, compacted days, a late
-//! partition of a compacted day, changed settings — survives pg_dump and
+//! partition of a compacted day, out-of-range lines, changed settings — survives pg_dump and
 //! pg_restore (custom format, custom format in one transaction, and plain SQL
 //! through psql in one transaction), every restore exits 0 and every answer of
 //! the restored database equals the original's.
-use else_tests::answers::{individual, load, lookups, mail_log, REFERENCE};
+use else_tests::answers::{individual, load, lookups, mail_log, KEEP_CORPUS_DAYS, REFERENCE};
 use else_tests::pg::{Cluster, PGBIN};
 use std::process::{Command, Stdio};
 
@@ -56,6 +56,7 @@ fn dump_and_restore_keep_every_answer() {
     db.batch_execute("CREATE DATABASE source").unwrap();
     let mut db = database(&c, "source");
     db.batch_execute("CREATE EXTENSION pg_else").unwrap();
+    db.batch_execute(KEEP_CORPUS_DAYS).unwrap();
     // Closed days (the corpus is from 2021), compacted.
     load(&mut db, &mail_log(), 5000);
     let mut relay = individual("29_inbound_relayed_message_server_1.log");
@@ -85,8 +86,22 @@ fn dump_and_restore_keep_every_answer() {
         .unwrap()
         .get(0);
     assert!(partitions >= 2, "day partitions: {partitions}");
+    // Out-of-range lines (line_outside): far ahead and long ago.
+    load(
+        &mut db,
+        &[
+            "9999-12-31T23:59:59+00:00 mx9 postfix/qmgr[1]: 9E9E9E9E9E: removed".to_owned(),
+            "1901-01-02T00:00:00+00:00 mx9 postfix/qmgr[1]: 9D9D9D9D9D: removed".to_owned(),
+        ],
+        2,
+    );
+    let outside: i64 = db
+        .query_one("SELECT count(*) FROM maillog.line_outside", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(outside, 2);
     db.batch_execute(
-        "UPDATE maillog.settings SET retention = '4000 days', compact_after = '3 days'",
+        "UPDATE maillog.settings SET retention = '36500 days', compact_after = '3 days'",
     )
     .unwrap();
     let want = lookups(&mut db);

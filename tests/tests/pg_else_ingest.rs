@@ -2,14 +2,20 @@
 //! then search/trace/summary. Proves that answers do not depend on arrival
 //! order, batch boundaries or concurrent writers, that the SQL gathering finds
 //! what the in-memory correlator finds on the whole file, and parity with pflogsumm.
-use else_tests::answers::{answers, individual, load, lookups, mail_log, read_lines, REFERENCE};
+use else_tests::answers::{
+    answers, individual, load, lookups, mail_log, read_lines, KEEP_CORPUS_DAYS, REFERENCE,
+};
 use else_tests::pg::Cluster;
 use maillog_core::correlate::{correlate, Line};
 use maillog_core::parse::{parse_line, Context, Time};
 use std::collections::BTreeSet;
 
+/// A cluster whose retention covers the corpus' 2021 days (so they get day
+/// partitions and can be compacted, instead of going to line_outside).
 fn cluster() -> Cluster {
-    Cluster::start_with(&["timezone = 'UTC'", REFERENCE])
+    let c = Cluster::start_with(&["timezone = 'UTC'", REFERENCE]);
+    c.connect().batch_execute(KEEP_CORPUS_DAYS).unwrap();
+    c
 }
 
 fn summary(c: &mut postgres::Client) -> Vec<(String, i64)> {
@@ -289,11 +295,11 @@ fn purge_drops_old_days_only() {
         .get(0);
     let new = format!("{stamp} mx1 postfix/qmgr[1]: 3F1A2B4C5E: removed");
     load(&mut db, &[old, new], 10);
-    let dropped: i32 = db.query_one("SELECT maillog.purge()", &[]).unwrap().get(0);
-    assert!(
-        dropped >= 1,
-        "the 2001 partition is older than the 90-day default"
-    );
+    let dropped: i32 = db
+        .query_one("SELECT maillog.purge('90 days')", &[])
+        .unwrap()
+        .get(0);
+    assert!(dropped >= 1, "the 2001 partition is older than 90 days");
     let left: Vec<String> = db
         .query("SELECT qid FROM maillog.line", &[])
         .unwrap()
