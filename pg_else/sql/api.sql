@@ -94,6 +94,12 @@ DECLARE
     p_rcpt text := lower(search.recipient);
     p_msgid text := btrim(search.message_id, '<> ');
     p_client text := lower(search.client);
+    -- The stored forms of the values asked for (bounded when very long, see
+    -- maillog._key): the seed lookups use these, the final filter the values.
+    k_sender text := maillog._key(p_sender);
+    k_rcpt text := maillog._key(p_rcpt);
+    k_msgid text := maillog._key(p_msgid);
+    k_client text := maillog._key(p_client);
     -- Seed lines may be logged up to a queue lifetime after the journey started.
     lo timestamptz := coalesce(search.since, '-infinity');
     hi timestamptz := coalesce(search.until, 'infinity');
@@ -110,54 +116,54 @@ BEGIN
     -- 1. Seeds: the lines matching the most selective filter given, from the
     -- day partitions and from the compacted days (maillog.archived, found by
     -- key through the GIN index, then checked line by line).
-    IF p_rcpt IS NOT NULL THEN
+    IF k_rcpt IS NOT NULL THEN
         seeds := ARRAY(
             SELECT l FROM maillog.line l
-             WHERE (CASE WHEN left(p_rcpt, 1) = '@' THEN reverse(l.rcpt) LIKE reverse(p_rcpt) || '%'
-                         ELSE reverse(l.rcpt) = reverse(p_rcpt) END)
+             WHERE (CASE WHEN left(k_rcpt, 1) = '@' THEN reverse(l.rcpt) LIKE reverse(k_rcpt) || '%'
+                         ELSE reverse(l.rcpt) = reverse(k_rcpt) END)
                AND l.rcpt IS NOT NULL AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
             UNION
             SELECT l FROM maillog.line l
-             WHERE (CASE WHEN left(p_rcpt, 1) = '@' THEN reverse(l.orig_rcpt) LIKE reverse(p_rcpt) || '%'
-                         ELSE reverse(l.orig_rcpt) = reverse(p_rcpt) END)
+             WHERE (CASE WHEN left(k_rcpt, 1) = '@' THEN reverse(l.orig_rcpt) LIKE reverse(k_rcpt) || '%'
+                         ELSE reverse(l.orig_rcpt) = reverse(k_rcpt) END)
                AND l.orig_rcpt IS NOT NULL AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
             UNION
             SELECT a.l FROM maillog.archived a
-             WHERE a.keys && ARRAY['r' || p_rcpt, 'o' || p_rcpt]
+             WHERE a.keys && ARRAY['r' || k_rcpt, 'o' || k_rcpt]
                AND a.last_at >= lo - interval '6 days' AND a.first_at <= hi + interval '6 days'
-               AND (maillog._addr_match((a.l).rcpt, p_rcpt) OR maillog._addr_match((a.l).orig_rcpt, p_rcpt))
+               AND (maillog._addr_match((a.l).rcpt, k_rcpt) OR maillog._addr_match((a.l).orig_rcpt, k_rcpt))
                AND (a.l).at >= lo - interval '6 days' AND (a.l).at <= hi + interval '6 days'
             ORDER BY 1 DESC LIMIT seed_limit);
-    ELSIF p_sender IS NOT NULL THEN
+    ELSIF k_sender IS NOT NULL THEN
         seeds := ARRAY(SELECT u.l FROM (
             SELECT l FROM maillog.line l
-             WHERE (CASE WHEN left(p_sender, 1) = '@' THEN reverse(l.sender) LIKE reverse(p_sender) || '%'
-                         ELSE reverse(l.sender) = reverse(p_sender) END)
+             WHERE (CASE WHEN left(k_sender, 1) = '@' THEN reverse(l.sender) LIKE reverse(k_sender) || '%'
+                         ELSE reverse(l.sender) = reverse(k_sender) END)
                AND l.sender IS NOT NULL AND l.at >= lo AND l.at <= hi + interval '1 day'
             UNION ALL
             SELECT a.l FROM maillog.archived a
-             WHERE a.keys && ARRAY['s' || p_sender] AND a.last_at >= lo AND a.first_at <= hi + interval '1 day'
-               AND maillog._addr_match((a.l).sender, p_sender)
+             WHERE a.keys && ARRAY['s' || k_sender] AND a.last_at >= lo AND a.first_at <= hi + interval '1 day'
+               AND maillog._addr_match((a.l).sender, k_sender)
                AND (a.l).at >= lo AND (a.l).at <= hi + interval '1 day') u
             ORDER BY (u.l).at DESC LIMIT seed_limit);
-    ELSIF p_msgid IS NOT NULL THEN
+    ELSIF k_msgid IS NOT NULL THEN
         seeds := ARRAY(SELECT u.l FROM (
-            SELECT l FROM maillog.line l WHERE l.msgid = p_msgid
+            SELECT l FROM maillog.line l WHERE l.msgid = k_msgid
                AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
             UNION ALL
             SELECT a.l FROM maillog.archived a
-             WHERE a.keys && ARRAY['m' || p_msgid] AND a.last_at >= lo - interval '6 days' AND a.first_at <= hi + interval '6 days'
-               AND (a.l).msgid = p_msgid
+             WHERE a.keys && ARRAY['m' || k_msgid] AND a.last_at >= lo - interval '6 days' AND a.first_at <= hi + interval '6 days'
+               AND (a.l).msgid = k_msgid
                AND (a.l).at >= lo - interval '6 days' AND (a.l).at <= hi + interval '6 days') u
             ORDER BY (u.l).at DESC LIMIT seed_limit);
-    ELSIF p_client IS NOT NULL THEN
+    ELSIF k_client IS NOT NULL THEN
         seeds := ARRAY(SELECT u.l FROM (
-            SELECT l FROM maillog.line l WHERE (l.client = p_client OR l.client_name = p_client)
+            SELECT l FROM maillog.line l WHERE (l.client = k_client OR l.client_name = k_client)
                AND l.at >= lo AND l.at <= hi
             UNION ALL
             SELECT a.l FROM maillog.archived a
-             WHERE a.keys && ARRAY['c' || p_client, 'n' || p_client] AND a.last_at >= lo AND a.first_at <= hi
-               AND ((a.l).client = p_client OR (a.l).client_name = p_client)
+             WHERE a.keys && ARRAY['c' || k_client, 'n' || k_client] AND a.last_at >= lo AND a.first_at <= hi
+               AND ((a.l).client = k_client OR (a.l).client_name = k_client)
                AND (a.l).at >= lo AND (a.l).at <= hi) u
             ORDER BY (u.l).at DESC LIMIT seed_limit);
     ELSIF search.status IN ('bounced', 'deferred', 'expired', 'rejected', 'held', 'discarded') THEN
@@ -228,7 +234,9 @@ LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mod
 SET jit = off SET enable_seqscan = off AS $$
 #variable_conflict use_column
 DECLARE
-    k text := btrim(trace.key, '<> ');
+    asked text := btrim(trace.key, '<> ');
+    -- Its stored form for the lookups (bounded when very long, see maillog._key).
+    k text := maillog._key(asked);
     seeds maillog.line[];
 BEGIN
     seeds := ARRAY(SELECT l FROM maillog.line l WHERE l.qid = k
@@ -253,7 +261,7 @@ BEGIN
                         array_agg(l.program ORDER BY l.n) p, array_agg(l.qid ORDER BY l.n) q,
                         array_agg(l.msg ORDER BY l.n) m FROM lines l),
          picked AS (SELECT t.pos, row_number() OVER () AS ord
-                      FROM agg, LATERAL maillog._trace(agg.a, agg.h, agg.p, agg.q, agg.m, k) AS t(pos)
+                      FROM agg, LATERAL maillog._trace(agg.a, agg.h, agg.p, agg.q, agg.m, asked) AS t(pos)
                      WHERE agg.a IS NOT NULL)
     SELECT l.at, l.host, l.program, l.pid, l.qid, l.kind,
            maillog.format_line(l.at, l.host, l.program, l.pid, l.msg)

@@ -3,6 +3,7 @@
 //! the inbox trigger (see schema.sql), once per row, with no SPI round trip.
 use crate::time;
 use maillog_core::identity::{line_identity, nth_copy};
+use maillog_core::keys::{search_key, MAX_KEY};
 use maillog_core::parse::{parse_header, parse_message, split_tag, Context, Header, Kind};
 use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
@@ -36,8 +37,21 @@ fn identity(base: [u8; 16]) -> [u8; 16] {
     nth_copy(base, k)
 }
 
+/// A search key as stored: bounded in length (see `maillog_core::keys`).
+fn key(v: Option<&str>) -> Option<String> {
+    v.map(|v| search_key(v).into_owned())
+}
+
+/// A case-blind search key (addresses, host names).
 fn lower(v: Option<&str>) -> Option<String> {
-    v.map(str::to_lowercase)
+    v.map(|v| {
+        let l = v.to_lowercase();
+        if l.len() <= MAX_KEY {
+            l
+        } else {
+            search_key(&l).into_owned()
+        }
+    })
 }
 
 /// The header of an inbox row: from the raw `line`, or from the fields omelse
@@ -155,20 +169,16 @@ fn ingest_row(
         host.to_owned(),
         program.to_owned(),
         h.pid,
-        ev.queue_id.map(str::to_owned),
+        key(ev.queue_id),
         ev.kind.as_str().to_owned(),
         status.map(str::to_owned),
         lower(sender),
         lower(rcpt),
         lower(f.orig_recipient),
-        f.message_id.map(str::to_owned),
-        if client {
-            f.client_ip.map(str::to_owned)
-        } else {
-            None
-        },
+        key(f.message_id),
+        if client { key(f.client_ip) } else { None },
         if client { lower(f.client_name) } else { None },
-        f.next_queue_id.map(str::to_owned),
+        key(f.next_queue_id),
         if ev.kind == Kind::Queued {
             f.size
         } else {
@@ -227,4 +237,11 @@ fn _ingest<'a>(
         })
         .collect();
     TableIterator::new(rows)
+}
+
+/// `maillog._key(value)`: the search key stored for a value (long values are
+/// bounded, see `maillog_core::keys`); searches look up `_key(asked)`.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn _key(value: &str) -> String {
+    search_key(value).into_owned()
 }

@@ -21,7 +21,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/api.sql",
     name = "api",
-    requires = ["schema", journey::_correlate, journey::_trace],
+    requires = ["schema", journey::_correlate, journey::_trace, ingest::_key],
     finalize
 );
 

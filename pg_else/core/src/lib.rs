@@ -4,4 +4,5 @@
 
 pub mod correlate;
 pub mod identity;
+pub mod keys;
 pub mod parse;
