@@ -10,6 +10,16 @@ fn parse(line: &str) -> Parsed<'_> {
     parse_line(line, &common::CTX)
 }
 
+/// Host, program, pid and message of a parsed line's header.
+fn header<'a>(p: &Parsed<'a>) -> (Option<&'a str>, Option<&'a str>, Option<i32>, &'a str) {
+    (
+        p.header.host,
+        p.header.program,
+        p.header.pid,
+        p.header.message,
+    )
+}
+
 /// The split-field route: rsyslog's `syslogtag` and `msg` (which starts with a space).
 fn split_route<'a>(tag: &str, msg: &'a str) -> Event<'a> {
     let (program, _) = split_tag(tag);
@@ -81,12 +91,7 @@ fn empty_or_missing_host() {
         let p = parse(line);
         assert!(matches!(p.header.time, Some(Time::Local(_))), "{line}");
         assert_eq!(
-            (
-                p.header.host,
-                p.header.program,
-                p.header.pid,
-                p.header.message
-            ),
+            header(&p),
             (
                 None,
                 Some("postfix/smtpd"),
@@ -115,16 +120,7 @@ fn syslogd_last_message_repeated() {
         let line = format!("Nov 28 10:00:01 mx1 {msg}");
         let p = parse(&line);
         assert!(matches!(p.header.time, Some(Time::Local(_))), "{line}");
-        assert_eq!(
-            (
-                p.header.host,
-                p.header.program,
-                p.header.pid,
-                p.header.message
-            ),
-            (Some("mx1"), None, None, msg),
-            "{line}"
-        );
+        assert_eq!(header(&p), (Some("mx1"), None, None, msg), "{line}");
         assert_eq!((p.event.kind, p.event.queue_id), (Kind::Other, None));
     }
 }
@@ -239,12 +235,7 @@ fn freebsd_verbose_facility_and_level() {
     ] {
         let p = parse(line);
         assert_eq!(
-            (
-                p.header.host,
-                p.header.program,
-                p.header.pid,
-                p.header.message
-            ),
+            header(&p),
             (
                 Some("mx1"),
                 Some("postfix/qmgr"),
