@@ -17,7 +17,8 @@
 //!   server never holds a worker (or rsyslogd's shutdown) for long.
 //!
 //! Layout: `ffi/` is the only place with `unsafe` (rsyslog ABI, libpq,
-//! statsobj); `config`, `encode`, `db`, `worker`, `stats` are safe code.
+//! statsobj); `config`, `encode`, `db`, `worker`, `stats` and `load` (the
+//! `else-load` command's reading and streaming) are safe code.
 
 pub mod config;
 pub mod db;
