@@ -322,3 +322,32 @@ fn journald_exports() {
     assert_eq!(parse_header("12345 mx1 prog: x", &c).time, None);
     assert_eq!(parse_header("123456789012 mx1 prog: x", &c).time, None);
 }
+
+/// The year written before the time (`Nov 28 2026 10:00:01`, Cisco) or after
+/// it (`Nov 28 10:00:01 2026`, rsyslog's `detect.YearAfterTimestamp` devices)
+/// is taken as stated, not inferred; the host follows it.
+#[test]
+fn stated_years_before_or_after_the_time() {
+    let c = ctx(2026, 11, 29, 12, 0);
+    for line in [
+        "Nov 28 2019 10:00:01 mx1 postfix/qmgr[7]: 8B22B43C3: removed",
+        "Nov 28 10:00:01 2019 mx1 postfix/qmgr[7]: 8B22B43C3: removed",
+    ] {
+        let h = parse_header(line, &c);
+        assert_eq!(
+            h.time,
+            Some(Time::Local(local(2019, 11, 28, 10, 0, 1))),
+            "{line}"
+        );
+        assert_eq!(
+            (h.host, h.program, h.pid),
+            (Some("mx1"), Some("postfix/qmgr"), Some(7)),
+            "{line}"
+        );
+    }
+    // Feb 29 of a stated non-leap year is no date: no header.
+    assert_eq!(parse_header("Feb 29 2019 10:00:01 mx1 p: x", &c).time, None);
+    // A host that is not a year stays the host.
+    let h = parse_header("Nov 28 10:00:01 12345 postfix/qmgr[7]: x", &c);
+    assert_eq!(h.host, Some("12345"));
+}

@@ -335,18 +335,36 @@ fn rfc3164(b: &[u8], ctx: &Context) -> Option<(Time, usize)> {
     if b.get(p) != Some(&b' ') {
         return None;
     }
+    // Some devices and syslog daemons write the year before the time
+    // (`Nov 28 2026 10:00:01`, Cisco) or after it (`Nov 28 10:00:01 2026`).
+    let mut year = stated_year(b, p + 1);
+    if year.is_some() {
+        p += 5;
+    }
     let (secs, mut p) = clock(b, p + 1)?;
     let micros = fraction(b, &mut p)?;
     if b.get(p) != Some(&b' ') {
         return None;
     }
-    let t = infer_year(
-        month,
-        day,
-        secs * MICROS_PER_SEC + micros,
-        ctx.reference_local,
-    )?;
+    if year.is_none() {
+        year = stated_year(b, p + 1);
+        if year.is_some() {
+            p += 5;
+        }
+    }
+    let tod = secs * MICROS_PER_SEC + micros;
+    let t = match year {
+        Some(y) => civil_days(y, month, day)? * MICROS_PER_DAY + tod,
+        None => infer_year(month, day, tod, ctx.reference_local)?,
+    };
     Some((Time::Local(t), p + 1))
+}
+
+/// A four-digit year from 1970 to 2199 at `p`, followed by a space (a host
+/// name of four such digits would be read as a year: none was ever seen).
+fn stated_year(b: &[u8], p: usize) -> Option<i64> {
+    let y = digits(b, p, 4)?;
+    ((1970..=2199).contains(&y) && b.get(p + 4) == Some(&b' ')).then_some(y)
 }
 
 /// A wall-clock time that another program dated by guessing the year of a
