@@ -24,6 +24,7 @@ pub struct RawParams {
     pub table: Option<String>,
     pub statement_timeout: Option<i64>,
     pub connect_timeout: Option<i64>,
+    pub spool_dir: Option<String>,
 }
 
 /// A validated action configuration. `Debug` is hand-written: the conninfo
@@ -35,6 +36,8 @@ pub struct ActionConfig {
     pub table: String,
     pub statement_timeout_ms: u64,
     pub connect_timeout_ms: u64,
+    /// Where batches held at a shutdown during an outage are kept (`spool`).
+    pub spool_dir: Option<String>,
 }
 
 impl std::fmt::Debug for ActionConfig {
@@ -45,6 +48,7 @@ impl std::fmt::Debug for ActionConfig {
             .field("table", &self.table)
             .field("statement_timeout_ms", &self.statement_timeout_ms)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("spool_dir", &self.spool_dir)
             .finish()
     }
 }
@@ -71,7 +75,15 @@ impl ActionConfig {
                 return Err(invalid("template", "empty template name"));
             }
         }
+        // Empty (an unset environment variable in a shipped config): no spool.
+        let spool_dir = raw.spool_dir.filter(|d| !d.is_empty());
+        if let Some(d) = &spool_dir {
+            if !d.starts_with('/') || d.contains('\0') {
+                return Err(invalid("spooldir", "must be an absolute path"));
+            }
+        }
         Ok(ActionConfig {
+            spool_dir,
             conninfo,
             template: raw.template,
             table,

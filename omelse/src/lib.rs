@@ -17,8 +17,8 @@
 //!   server never holds a worker (or rsyslogd's shutdown) for long.
 //!
 //! Layout: `ffi/` is the only place with `unsafe` (rsyslog ABI, libpq,
-//! statsobj); `config`, `encode`, `db`, `worker`, `stats` and `load` (the
-//! `else-load` command's reading and streaming) are safe code.
+//! statsobj); `config`, `encode`, `db`, `worker`, `stats`, `spool` and `load`
+//! (the `else-load` command's reading and streaming) are safe code.
 
 pub mod config;
 pub mod db;
@@ -26,5 +26,6 @@ pub mod encode;
 pub mod error;
 pub mod ffi;
 pub mod load;
+pub mod spool;
 pub mod stats;
 pub mod worker;

@@ -4,6 +4,7 @@ use crate::config::ActionConfig;
 use crate::db::{self, Session};
 use crate::encode;
 use crate::error::DbError;
+use crate::spool::Spool;
 use crate::stats::Stats;
 use std::ffi::CString;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -47,10 +48,14 @@ pub struct Shared {
     log: Logger,
     /// Generation counter bumped by SIGHUP; workers reconnect when it moves.
     hup_gen: AtomicU64,
+    spool: Option<Spool>,
+    /// One log line per action when batches are spooled at shutdown.
+    spool_logged: AtomicBool,
 }
 
 impl Shared {
     pub fn new(config: ActionConfig, log: Logger) -> Shared {
+        let spool = config.spool_dir.as_deref().map(Spool::new);
         Shared {
             copy_sql: config.copy_sql(),
             setup_sql: config.setup_sql(),
@@ -61,6 +66,8 @@ impl Shared {
             last_datafail_log: Mutex::new(None),
             log,
             hup_gen: AtomicU64::new(0),
+            spool,
+            spool_logged: AtomicBool::new(false),
         }
     }
 
@@ -106,9 +113,10 @@ impl Worker {
     /// Write one rsyslog batch as one COPY.
     pub fn commit<'l>(&mut self, lines: impl Iterator<Item = &'l [u8]>) -> Outcome {
         if self.down {
-            // Also covers rsyslog's shutdown loop, which calls commit
-            // thousands of times per second during an outage.
-            return Outcome::Suspended;
+            // rsyslog commits again only after a successful try_resume, except
+            // in its shutdown loop (thousands of calls per second, then the
+            // batch is dropped): keep the batch in the spool if there is one.
+            return self.spool_at_shutdown(lines);
         }
         let gen = self.shared.hup_gen.load(Ordering::Relaxed);
         if gen != self.hup_seen {
@@ -123,7 +131,7 @@ impl Worker {
         }
         let fresh = self.session.is_none();
         if fresh {
-            if let Err(e) = self.connect() {
+            if let Err(e) = self.connect().and_then(|()| self.replay_spool()) {
                 return self.went_down(e);
             }
         }
@@ -169,7 +177,7 @@ impl Worker {
         if Instant::now() < self.next_attempt {
             return Outcome::Suspended;
         }
-        match self.connect() {
+        match self.connect().and_then(|()| self.replay_spool()) {
             Ok(()) => {
                 if self.down {
                     Stats::add(&self.shared.stats.reconnects, 1);
@@ -189,6 +197,87 @@ impl Worker {
         }
     }
 
+    /// The shutdown loop's batch: spooled and reported delivered, so rsyslogd
+    /// stops at once; without a spool (or if it cannot be written) the batch
+    /// stays suspended and rsyslog drops it, as before.
+    fn spool_at_shutdown<'l>(&mut self, lines: impl Iterator<Item = &'l [u8]>) -> Outcome {
+        let Some(spool) = &self.shared.spool else {
+            return Outcome::Suspended;
+        };
+        self.buf.clear();
+        for line in lines {
+            encode::push_row(&mut self.buf, line);
+        }
+        let first = !self.shared.spool_logged.swap(true, Ordering::AcqRel);
+        match spool.save(&self.buf) {
+            Ok(_) => {
+                if first {
+                    (self.shared.log)(&format!(
+                        "omelse: stopping while PostgreSQL is unavailable: the batches the workers hold \
+                         are kept in {} and stored first when it is back",
+                        spool.dir().display()
+                    ));
+                }
+                Outcome::Ok
+            }
+            Err(e) => {
+                if first {
+                    (self.shared.log)(&format!(
+                        "omelse: cannot keep held batches in {} ({e}); rsyslog drops them",
+                        spool.dir().display()
+                    ));
+                }
+                Outcome::Suspended
+            }
+        }
+    }
+
+    /// Store the spooled batches (of this or an earlier rsyslogd) before
+    /// anything new. A file PostgreSQL refuses as data is set aside and logged.
+    fn replay_spool(&mut self) -> Result<(), DbError> {
+        let Some(spool) = &self.shared.spool else {
+            return Ok(());
+        };
+        let files = spool.claim();
+        let (mut stored_files, mut stored_lines) = (0usize, 0usize);
+        for (i, f) in files.iter().enumerate() {
+            let Ok(rows) = std::fs::read(f) else {
+                spool.release(f);
+                continue;
+            };
+            let s = &*self.shared;
+            let session = self.session.as_mut().expect("connected before replay");
+            match session.copy(&s.copy_sql, &rows, s.statement_deadline()) {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(f);
+                    stored_files += 1;
+                    stored_lines += rows.iter().filter(|&&b| b == b'\n').count();
+                }
+                Err(e) if e.is_data() => {
+                    let aside = spool.refuse(f);
+                    (s.log)(&format!(
+                        "omelse: PostgreSQL refused the spooled batch {} ({e}); kept as {}",
+                        f.display(),
+                        aside.display()
+                    ));
+                }
+                Err(e) => {
+                    for rest in &files[i..] {
+                        spool.release(rest);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        if stored_files > 0 {
+            (self.shared.log)(&format!(
+                "omelse: stored {stored_lines} line(s) of {stored_files} spooled batch(es) from {}",
+                spool.dir().display()
+            ));
+        }
+        Ok(())
+    }
+
     fn copy(&mut self) -> Result<(), DbError> {
         let s = &*self.shared;
         let session = self.session.as_mut().expect("connected before copy");
@@ -203,7 +292,18 @@ impl Worker {
         Ok(())
     }
 
+    /// The batch in `buf` could not be stored: the database is unavailable.
     fn went_down(&mut self, e: DbError) -> Outcome {
+        // rsyslog keeps the batch and sends it again after a resume, but
+        // drops at least its first line if it stops before (seen: one line per
+        // held batch). Keep it in the spool now as well: the replay and the
+        // resend are the same lines, which pg_else stores once.
+        // (A spool that cannot be written is reported by the shutdown path.)
+        if let Some(spool) = &self.shared.spool {
+            if !self.buf.is_empty() {
+                let _ = spool.save(&self.buf);
+            }
+        }
         self.session = None;
         self.down = true;
         self.next_attempt = Instant::now() + self.backoff;

@@ -70,6 +70,21 @@ impl Target {
         Some((r.get(0), r.get(1), r.get(2), r.get(3)))
     }
 
+    /// The numbers of 0..n that are not stored (at most 20), for failure messages.
+    pub fn missing(&self, n: i64) -> Vec<i64> {
+        let Ok(mut c) = postgres::Client::connect(&self.cluster.dsn(), postgres::NoTls) else {
+            return Vec::new();
+        };
+        let q = format!(
+            "SELECT g FROM generate_series(0, $1::int8 - 1) g WHERE NOT EXISTS \
+             (SELECT 1 FROM {} WHERE substring(msg from 'seq=([0-9]+)')::bigint = g) ORDER BY g LIMIT 20",
+            self.lines_relation()
+        );
+        c.query(&q, &[&n])
+            .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            .unwrap_or_default()
+    }
+
     /// Wait until all `n` numbered lines 0..n arrived, then a little longer
     /// to catch late duplicates; returns the final stats.
     pub fn wait_for_lines(&self, n: i64, timeout: Duration) -> (i64, i64, i64, i64) {

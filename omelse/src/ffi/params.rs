@@ -8,7 +8,7 @@ const TYPE_GETWORD: i32 = 13;
 const TYPE_STRING: i32 = 14;
 const REQUIRED: u32 = 1;
 
-const N: usize = 5;
+const N: usize = 6;
 struct Descrs([CnfParamDescr; N]);
 struct Blk(CnfParamBlk);
 // SAFETY: immutable data pointing at static strings; rsyslog only reads it.
@@ -29,6 +29,7 @@ static DESCRS: Descrs = Descrs([
     d(c"table", TYPE_GETWORD, 0),
     d(c"statementtimeout", TYPE_INT, 0),
     d(c"connecttimeout", TYPE_INT, 0),
+    d(c"spooldir", TYPE_STRING, 0),
 ]);
 static BLK: Blk = Blk(CnfParamBlk {
     version: 1,
@@ -66,6 +67,7 @@ pub unsafe fn read(lst: *mut c_void) -> Option<RawParams> {
         table: s(2),
         statement_timeout: n(3),
         connect_timeout: n(4),
+        spool_dir: s(5),
     };
     cnfparamvalsDestruct(vals, &BLK.0);
     Some(raw)

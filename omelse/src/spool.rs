@@ -1,0 +1,138 @@
+//! The batches rsyslog would drop when it stops while PostgreSQL is down.
+//!
+//! At shutdown during an outage rsyslog's core calls `commitTransaction` for
+//! the batch each worker holds in a tight loop and then drops it (ABI notes
+//! §10): disk-assisted queues save only what is still queued. With `spooldir`
+//! set, such a batch is written here instead (its COPY rows, fsynced, then
+//! renamed into place) and reported delivered, so rsyslogd stops at once and
+//! quietly; the next worker that connects stores the spooled files first.
+//! pg_else keeps each line once (rsyslog's message UUID), so a file replayed
+//! twice after a crash stores nothing twice.
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+const PREFIX: &str = "omelse-spool-";
+const READY: &str = ".copy";
+/// A file being replayed by process `pid`: `<name>.copy.claimed-<pid>-<n>`.
+const CLAIMED: &str = ".claimed-";
+
+static SEQ: AtomicU64 = AtomicU64::new(0);
+
+pub struct Spool {
+    dir: PathBuf,
+}
+
+impl Spool {
+    pub fn new(dir: impl Into<PathBuf>) -> Spool {
+        Spool { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Keep `rows` (COPY text rows) durably; returns the file's path.
+    pub fn save(&self, rows: &[u8]) -> io::Result<PathBuf> {
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let name = format!(
+            "{PREFIX}{stamp}-{}-{}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        );
+        let tmp = self.dir.join(format!("{name}.tmp"));
+        let path = self.dir.join(format!("{name}{READY}"));
+        let mut f = File::create(&tmp)?;
+        f.write_all(rows)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &path)?;
+        File::open(&self.dir)?.sync_all()?;
+        Ok(path)
+    }
+
+    /// Take the files waiting to be stored (also those a previous rsyslogd
+    /// claimed but did not finish): each is renamed to a name of this
+    /// process, so concurrent workers never replay the same file.
+    pub fn claim(&self) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        let me = std::process::id().to_string();
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(PREFIX))
+            .filter(|n| match n.split_once(CLAIMED) {
+                None => n.ends_with(READY),
+                Some((_, owner)) => owner.split('-').next() != Some(me.as_str()),
+            })
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .filter_map(|n| {
+                let base = n.split_once(CLAIMED).map_or(n.as_str(), |(b, _)| b);
+                let to = self.dir.join(format!(
+                    "{base}{CLAIMED}{me}-{}",
+                    SEQ.fetch_add(1, Ordering::Relaxed)
+                ));
+                fs::rename(self.dir.join(&n), &to).ok().map(|()| to)
+            })
+            .collect()
+    }
+
+    /// Give a claimed file back (it could not be stored now).
+    pub fn release(&self, claimed: &Path) {
+        if let Some(base) = claimed
+            .to_str()
+            .and_then(|s| s.split_once(CLAIMED))
+            .map(|(b, _)| b.to_owned())
+        {
+            let _ = fs::rename(claimed, base);
+        }
+    }
+
+    /// Set aside a file PostgreSQL refused as data, so it does not block the rest.
+    pub fn refuse(&self, claimed: &Path) -> PathBuf {
+        let to = claimed.with_extension("refused");
+        let _ = fs::rename(claimed, &to);
+        to
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_claim_release_and_done() {
+        let dir = std::env::temp_dir().join(format!("omelse-spool-test-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let s = Spool::new(&dir);
+        let a = s.save(b"row a\n").unwrap();
+        s.save(b"row b\n").unwrap();
+        assert!(a.to_str().unwrap().ends_with(".copy"));
+        let claimed = s.claim();
+        assert_eq!(claimed.len(), 2);
+        assert!(s.claim().is_empty(), "a claimed file is not claimed twice");
+        assert_eq!(fs::read(&claimed[0]).unwrap(), b"row a\n", "oldest first");
+        s.release(&claimed[1]);
+        let again = s.claim();
+        assert_eq!(again.len(), 1);
+        fs::remove_file(&again[0]).unwrap();
+        // A file claimed by another (dead) process is taken over.
+        let stale = dir.join(format!("{PREFIX}1-1-1{READY}{CLAIMED}999999999-0"));
+        fs::write(&stale, b"row c\n").unwrap();
+        let taken = s.claim();
+        assert_eq!(taken.len(), 1);
+        assert_eq!(fs::read(&taken[0]).unwrap(), b"row c\n");
+        let refused = s.refuse(&taken[0]);
+        assert!(refused.exists());
+        assert!(s.claim().is_empty(), "a refused file stays aside");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
