@@ -157,23 +157,21 @@ pub fn load(
     if let Some(set) = reference.sql()? {
         s.exec(&set, deadline())?;
     }
-    let stored = |s: &mut Session| -> Result<Option<u64>, LoadError> {
-        let v = s.query_value(
-            &sql("SELECT current_setting('maillog.lines_stored', true)"),
-            deadline(),
-        )?;
-        Ok(v.and_then(|v| v.parse().ok()))
-    };
-    let before = stored(&mut s)?.unwrap_or(0);
     let copy = CString::new(format!("COPY {} (line) FROM STDIN", config.table))
         .expect("validated table name");
     s.copy_begin(&copy, deadline())?;
     // On a read error the session is dropped mid-COPY: the server rolls back.
     let counts = encode_lines(input, |rows| Ok(s.copy_put(rows, deadline())?))?;
     s.copy_end(deadline())?;
-    let after = stored(&mut s)?;
+    // The inbox trigger counts this transaction's new lines (unset: not pg_else).
+    let stored = s
+        .query_value(
+            &sql("SELECT current_setting('maillog.lines_stored', true)"),
+            deadline(),
+        )?
+        .and_then(|v| v.parse().ok());
     s.exec(&sql("COMMIT"), deadline())?;
-    Ok((counts, after.map(|a| a.saturating_sub(before))))
+    Ok((counts, stored))
 }
 
 #[cfg(test)]

@@ -8,8 +8,9 @@
 //! quietly; the next worker that connects stores the spooled files first.
 //! pg_else keeps each line once (rsyslog's message UUID), so a file replayed
 //! twice after a crash stores nothing twice.
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -46,7 +47,12 @@ impl Spool {
         );
         let tmp = self.dir.join(format!("{name}.tmp"));
         let path = self.dir.join(format!("{name}{READY}"));
-        let mut f = File::create(&tmp)?;
+        // Mail log lines: readable by rsyslogd's user only.
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         f.write_all(rows)?;
         f.sync_all()?;
         fs::rename(&tmp, &path)?;
@@ -114,6 +120,11 @@ mod tests {
         fs::create_dir_all(&dir).unwrap();
         let s = Spool::new(&dir);
         let a = s.save(b"row a\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            fs::metadata(&a).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         s.save(b"row b\n").unwrap();
         assert!(a.to_str().unwrap().ends_with(".copy"));
         let claimed = s.claim();

@@ -1,5 +1,5 @@
 //! Conversions between the parser's times (Unix microseconds) and PostgreSQL's.
-use maillog_core::parse::{Context, Time};
+use maillog_core::parse::{header, Context, Time};
 use pgrx::datum::{Timestamp, TimestampWithTimeZone};
 use pgrx::pg_sys;
 use std::ffi::CStr;
@@ -71,8 +71,15 @@ fn reference_setting() -> Option<TimestampWithTimeZone> {
 /// A time rsyslog stated for a line (omelse's `at`), with the year rsyslog
 /// guessed for a year-less line corrected (see `reinfer_guessed_year`).
 pub fn unguess_year(at: TimestampWithTimeZone, ctx: &Context) -> TimestampWithTimeZone {
+    // Per row on the ingest path: rule out the usual case (a time not far
+    // ahead) in UTC first; the zone conversion is only needed past that. No
+    // zone is more than 15 hours ahead of UTC.
+    const MAX_ZONE_AHEAD_US: i64 = 15 * 3_600_000_000;
+    if to_unix(at) + MAX_ZONE_AHEAD_US <= ctx.reference_local + header::FUTURE_WINDOW {
+        return at;
+    }
     let local = Timestamp::from(at).into_inner() + PG_EPOCH_US;
-    let fixed = maillog_core::parse::header::reinfer_guessed_year(local, ctx);
+    let fixed = header::reinfer_guessed_year(local, ctx);
     if fixed == local {
         return at;
     }

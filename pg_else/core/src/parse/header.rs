@@ -43,7 +43,7 @@ const MICROS_PER_SEC: i64 = 1_000_000;
 const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SEC;
 /// How far in the future of the reference a year-less line may be before it is
 /// taken to belong to the previous year (clock skew, logs of hosts slightly ahead).
-const FUTURE_WINDOW: i64 = 31 * MICROS_PER_DAY;
+pub const FUTURE_WINDOW: i64 = 31 * MICROS_PER_DAY;
 
 /// Split a syslog header off `line`. Never fails: without a recognisable header all
 /// fields are `None` and `message` is the whole line.
