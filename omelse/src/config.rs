@@ -25,7 +25,12 @@ pub struct RawParams {
     pub statement_timeout: Option<i64>,
     pub connect_timeout: Option<i64>,
     pub spool_dir: Option<String>,
+    pub journal: Option<i64>,
+    pub journal_workers: Option<i64>,
 }
+
+/// Drainer connections of a journal when `journalworkers` is not given.
+pub const DEFAULT_JOURNAL_WORKERS: usize = 4;
 
 /// A validated action configuration. `Debug` is hand-written: the conninfo
 /// may hold a password and must never reach a log.
@@ -38,6 +43,9 @@ pub struct ActionConfig {
     pub connect_timeout_ms: u64,
     /// Where batches held at a shutdown during an outage are kept (`spool`).
     pub spool_dir: Option<String>,
+    /// `journal="on"`: lines are accepted into `spool_dir` and stored from
+    /// there by this many drainer connections (`journal`); `None`: off.
+    pub journal_workers: Option<usize>,
 }
 
 impl std::fmt::Debug for ActionConfig {
@@ -49,6 +57,7 @@ impl std::fmt::Debug for ActionConfig {
             .field("statement_timeout_ms", &self.statement_timeout_ms)
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("spool_dir", &self.spool_dir)
+            .field("journal_workers", &self.journal_workers)
             .finish()
     }
 }
@@ -82,8 +91,23 @@ impl ActionConfig {
                 return Err(invalid("spooldir", "must be an absolute path"));
             }
         }
+        let journal_workers = match raw.journal.unwrap_or(0) {
+            0 => None,
+            _ if spool_dir.is_none() => {
+                return Err(invalid(
+                    "journal",
+                    "needs spooldir (where the journal lives)",
+                ))
+            }
+            _ => match raw.journal_workers {
+                None => Some(DEFAULT_JOURNAL_WORKERS),
+                Some(n @ 1..=64) => Some(n as usize),
+                Some(_) => return Err(invalid("journalworkers", "must be 1 to 64")),
+            },
+        };
         Ok(ActionConfig {
             spool_dir,
+            journal_workers,
             conninfo,
             template: raw.template,
             table,
@@ -198,6 +222,41 @@ mod tests {
             conninfo: Some("host=h password=secret".into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn journal_needs_a_spool_and_sane_workers() {
+        let with = |journal, workers, dir: Option<&str>| {
+            ActionConfig::from_raw(
+                RawParams {
+                    journal,
+                    journal_workers: workers,
+                    spool_dir: dir.map(str::to_owned),
+                    ..raw()
+                },
+                |_| true,
+            )
+        };
+        assert_eq!(with(None, None, Some("/s")).unwrap().journal_workers, None);
+        assert_eq!(with(Some(0), Some(9), None).unwrap().journal_workers, None);
+        assert_eq!(
+            with(Some(1), None, Some("/s")).unwrap().journal_workers,
+            Some(DEFAULT_JOURNAL_WORKERS)
+        );
+        assert_eq!(
+            with(Some(1), Some(2), Some("/s")).unwrap().journal_workers,
+            Some(2)
+        );
+        assert!(with(Some(1), None, None)
+            .unwrap_err()
+            .to_string()
+            .contains("spooldir"));
+        assert!(
+            with(Some(1), None, Some("")).is_err(),
+            "an empty spooldir is none"
+        );
+        assert!(with(Some(1), Some(0), Some("/s")).is_err());
+        assert!(with(Some(1), Some(65), Some("/s")).is_err());
     }
 
     #[test]

@@ -6,7 +6,9 @@ use crate::ffi::libpq::{
     self, Conn, Poll, Ready, PGRES_COMMAND_OK, PGRES_COPY_IN, PGRES_TUPLES_OK,
 };
 use std::ffi::{CStr, CString};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// COPY data is handed to libpq in pieces of this size (bounded memory in
 /// libpq's output buffer, no per-line calls).
@@ -14,7 +16,12 @@ const CHUNK: usize = 256 * 1024;
 
 pub struct Session {
     conn: Conn,
+    /// Set by the owner to give up a wait early (journal drainers at stop).
+    abort: Option<Arc<AtomicBool>>,
 }
+
+/// How often a wait looks at the abort flag.
+const ABORT_POLL: Duration = Duration::from_millis(200);
 
 /// Connect, then run `setup` (which doubles as the liveness check).
 pub fn connect(
@@ -50,12 +57,18 @@ pub fn connect(
     if !conn.set_nonblocking() {
         return Err(DbError::Connect(conn.error_message()));
     }
-    let mut s = Session { conn };
+    let mut s = Session { conn, abort: None };
     s.exec(setup, deadline)?;
     Ok(s)
 }
 
 impl Session {
+    /// Waits end with `Interrupted` soon after `flag` is set (the open
+    /// transaction is then abandoned: the server rolls it back).
+    pub fn set_abort(&mut self, flag: Arc<AtomicBool>) {
+        self.abort = Some(flag);
+    }
+
     /// Run a command and check that it succeeded.
     pub fn exec(&mut self, sql: &CStr, deadline: Instant) -> Result<(), DbError> {
         if !self.conn.send_query(sql) {
@@ -200,11 +213,26 @@ impl Session {
         deadline: Instant,
         what: &'static str,
     ) -> Result<Ready, DbError> {
-        match libpq::wait_socket(self.conn.socket(), read, write, deadline) {
-            Ready::TimedOut => Err(DbError::Timeout(what)),
-            Ready::Interrupted => Err(DbError::Interrupted),
-            Ready::Error => Err(self.lost()),
-            r => Ok(r),
+        loop {
+            let slice = match &self.abort {
+                Some(_) => deadline.min(Instant::now() + ABORT_POLL),
+                None => deadline,
+            };
+            match libpq::wait_socket(self.conn.socket(), read, write, slice) {
+                Ready::TimedOut if slice < deadline => {
+                    if self
+                        .abort
+                        .as_ref()
+                        .is_some_and(|a| a.load(Ordering::Acquire))
+                    {
+                        return Err(DbError::Interrupted);
+                    }
+                }
+                Ready::TimedOut => return Err(DbError::Timeout(what)),
+                Ready::Interrupted => return Err(DbError::Interrupted),
+                Ready::Error => return Err(self.lost()),
+                r => return Ok(r),
+            }
         }
     }
 

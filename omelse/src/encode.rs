@@ -5,7 +5,10 @@
 //! uuid/timereported/hostname/syslogtag), everything after the fourth space is
 //! the message, byte for byte (it usually starts with a space; pg_else strips
 //! it). A line with fewer than four spaces is stored whole as `msg` with the
-//! other columns NULL; an empty `uid` or `at` becomes NULL.
+//! other columns NULL; an empty `uid` or `at` becomes NULL. A `uid` that is not
+//! a UUID (an ELSE forwarder's identity token, e.g. a hash of file and offset)
+//! becomes the UUID derived from it (xxh3-128, version 8), so one bad token can
+//! never fail a COPY batch and the same token always gives the same UUID.
 //!
 //! Output: one row `uid \t at \t host \t tag \t msg \n` for
 //! `COPY t (uid, at, host, tag, msg) FROM STDIN` (text format).
@@ -44,6 +47,8 @@ pub fn push_row(out: &mut Vec<u8>, line: &[u8]) {
         }
         if i < 2 && f.is_empty() {
             out.extend_from_slice(b"\\N");
+        } else if i == 0 && !is_uuid(f) {
+            push_derived_uuid(out, f);
         } else {
             push_field(out, f);
         }
@@ -51,6 +56,30 @@ pub fn push_row(out: &mut Vec<u8>, line: &[u8]) {
     out.push(b'\t');
     push_field(out, rest);
     out.push(b'\n');
+}
+
+/// PostgreSQL's two common uuid spellings: 32 hex digits, or 8-4-4-4-12.
+fn is_uuid(f: &[u8]) -> bool {
+    let dash = |i: usize| f.len() == 36 && matches!(i, 8 | 13 | 18 | 23);
+    matches!(f.len(), 32 | 36)
+        && f.iter().enumerate().all(|(i, &b)| {
+            if dash(i) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// The UUID (version 8, RFC 9562 variant) made of the xxh3-128 of `token`.
+fn push_derived_uuid(out: &mut Vec<u8>, token: &[u8]) {
+    let mut b = xxhash_rust::xxh3::xxh3_128(token).to_be_bytes();
+    b[6] = (b[6] & 0x0f) | 0x80;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    for x in b {
+        out.push(HEX[usize::from(x >> 4)]);
+        out.push(HEX[usize::from(x & 15)]);
+    }
 }
 
 /// Append one escaped column value.
@@ -119,7 +148,35 @@ mod tests {
     #[test]
     fn empty_fields() {
         assert_eq!(row(b"    "), b"\\N\t\\N\t\t\t\n".to_vec());
-        assert_eq!(row(b"u t h  m"), b"u\tt\th\t\tm\n".to_vec());
+        let u = "0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            row(format!("{u} t h  m").as_bytes()),
+            format!("{u}\tt\th\t\tm\n").into_bytes()
+        );
+    }
+
+    #[test]
+    fn uid_tokens_become_stable_uuids() {
+        let uuid = b"0123456789abcdefABCDEF0123456789 t h g m";
+        assert!(row(uuid).starts_with(b"0123456789abcdefABCDEF0123456789\t"));
+        let dashed = b"01234567-89ab-cdef-0123-456789abcdef t h g m";
+        assert!(row(dashed).starts_with(b"01234567-89ab-cdef-0123-456789abcdef\t"));
+        let a = row(b"1a2b3c:17 t h g m");
+        let b = row(b"1a2b3c:17 t h g m");
+        let c = row(b"1a2b3c:18 t h g m");
+        assert_eq!(a, b);
+        assert_ne!(a[..32], c[..32]);
+        assert!(a[..32].iter().all(u8::is_ascii_hexdigit) && a[32] == b'\t');
+        assert_eq!(a[12], b'8', "version 8");
+        // Not hex, or the wrong length: derived, never passed through.
+        assert_ne!(
+            row(b"0123456789abcdefABCDEF012345678g t h g m")[..32],
+            *b"0123456789abcdefABCDEF012345678g"
+        );
+        assert_ne!(
+            row(b"01234567-89ab-cdef-0123-4567-9abcdef t h g m")[..9],
+            *b"01234567-"
+        );
     }
 
     #[test]

@@ -11,20 +11,27 @@
 //!   only ever used by its own thread, except for the SIGHUP flag, which the
 //!   main thread sets and the worker reads (an atomic outside the worker state).
 //! * `queue.workerThreads=N` therefore means up to N parallel connections.
-//! * No thread of our own is started; all I/O happens on rsyslog's workers,
-//!   never on the main thread (startup, HUP and shutdown stay non-blocking).
+//! * No thread of our own is started (except in journal mode, below); all I/O
+//!   happens on rsyslog's workers, never on the main thread (startup, HUP and
+//!   shutdown stay non-blocking).
+//! * Journal mode (`journal="on"`, [`journal`], [`drain`]): rsyslog's workers
+//!   (usually the input's thread, with a Direct queue) only append to a file;
+//!   `journalworkers` drainer threads own the connections and store from it.
 //! * Every database operation is non-blocking with a poll deadline, so a hung
 //!   server never holds a worker (or rsyslogd's shutdown) for long.
 //!
 //! Layout: `ffi/` is the only place with `unsafe` (rsyslog ABI, libpq,
-//! statsobj); `config`, `encode`, `db`, `worker`, `stats`, `spool` and `load`
+//! statsobj); `config`, `encode`, `db`, `worker`, `stats`, `spool`, `journal`,
+//! `drain` and `load`
 //! (the `else-load` command's reading and streaming) are safe code.
 
 pub mod config;
 pub mod db;
+pub mod drain;
 pub mod encode;
 pub mod error;
 pub mod ffi;
+pub mod journal;
 pub mod load;
 pub mod spool;
 pub mod stats;

@@ -4,6 +4,7 @@ use crate::config::ActionConfig;
 use crate::db::{self, Session};
 use crate::encode;
 use crate::error::DbError;
+use crate::journal::Journal;
 use crate::spool::Spool;
 use crate::stats::Stats;
 use std::ffi::CString;
@@ -51,12 +52,22 @@ pub struct Shared {
     spool: Option<Spool>,
     /// One log line per action when batches are spooled at shutdown.
     spool_logged: AtomicBool,
+    /// Journal mode: commits append here, drainers store (`journal`, `drain`).
+    pub journal: Option<Arc<Journal>>,
+    /// One log line per journal write failure streak.
+    journal_failing: AtomicBool,
 }
 
 impl Shared {
     pub fn new(config: ActionConfig, log: Logger) -> Shared {
         let spool = config.spool_dir.as_deref().map(Spool::new);
+        let journal = config
+            .journal_workers
+            .and(config.spool_dir.as_deref())
+            .map(|d| Arc::new(Journal::new(Spool::new(d))));
         Shared {
+            journal,
+            journal_failing: AtomicBool::new(false),
             copy_sql: config.copy_sql(),
             setup_sql: config.setup_sql(),
             conn_params: config.conn_params(),
@@ -76,7 +87,43 @@ impl Shared {
         self.hup_gen.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn statement_deadline(&self) -> Instant {
+    pub(crate) fn hup_generation(&self) -> u64 {
+        self.hup_gen.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn log(&self) -> Logger {
+        self.log
+    }
+
+    pub(crate) fn copy_sql(&self) -> &std::ffi::CStr {
+        &self.copy_sql
+    }
+
+    pub(crate) fn setup_sql(&self) -> &std::ffi::CStr {
+        &self.setup_sql
+    }
+
+    pub(crate) fn conn_params(&self) -> &[(CString, CString)] {
+        &self.conn_params
+    }
+
+    /// The first to see the database go away logs it: one line per outage.
+    pub(crate) fn database_down(&self, e: &DbError, keeping: &str) {
+        if !self.db_down.swap(true, Ordering::AcqRel) {
+            (self.log)(&format!(
+                "omelse: PostgreSQL unavailable ({e}); suspending, {keeping} until it is back"
+            ));
+        }
+    }
+
+    /// The first to reach it again logs that.
+    pub(crate) fn database_back(&self) {
+        if self.db_down.swap(false, Ordering::AcqRel) {
+            (self.log)("omelse: PostgreSQL is reachable again, resuming delivery");
+        }
+    }
+
+    pub(crate) fn statement_deadline(&self) -> Instant {
         let t = match self.config.statement_timeout_ms {
             0 => NO_TIMEOUT_GUARD,
             ms => Duration::from_millis(ms) + CLIENT_SLACK,
@@ -112,6 +159,9 @@ impl Worker {
 
     /// Write one rsyslog batch as one COPY.
     pub fn commit<'l>(&mut self, lines: impl Iterator<Item = &'l [u8]>) -> Outcome {
+        if let Some(journal) = self.shared.journal.clone() {
+            return self.append(&journal, lines);
+        }
         if self.down {
             // rsyslog commits again only after a successful try_resume, except
             // in its shutdown loop (thousands of calls per second, then the
@@ -169,8 +219,39 @@ impl Worker {
         out
     }
 
+    /// Journal mode: the batch is accepted once its rows are in the journal.
+    fn append<'l>(&mut self, journal: &Journal, lines: impl Iterator<Item = &'l [u8]>) -> Outcome {
+        self.buf.clear();
+        for line in lines {
+            encode::push_row(&mut self.buf, line);
+        }
+        let failing = &self.shared.journal_failing;
+        match journal.append(&self.buf) {
+            Ok(()) => {
+                failing.store(false, Ordering::Relaxed);
+                Outcome::Ok
+            }
+            Err(e) => {
+                // Disk full or unwritable: rsyslog retries the batch (the
+                // input waits, RELP senders keep their lines).
+                if !failing.swap(true, Ordering::AcqRel) {
+                    (self.shared.log)(&format!(
+                        "omelse: cannot write the journal in {} ({e}); suspending",
+                        journal.spool.dir().display()
+                    ));
+                }
+                Outcome::Suspended
+            }
+        }
+    }
+
     /// rsyslog asks whether the action is usable again.
     pub fn try_resume(&mut self) -> Outcome {
+        if self.shared.journal.is_some() {
+            // Journal mode never talks to the database here; the next
+            // append tells whether the disk takes lines again.
+            return Outcome::Ok;
+        }
         if !self.down && self.session.is_some() {
             return Outcome::Ok;
         }
@@ -184,9 +265,7 @@ impl Worker {
                 }
                 self.down = false;
                 self.backoff = BACKOFF_MIN;
-                if self.shared.db_down.swap(false, Ordering::AcqRel) {
-                    (self.shared.log)("omelse: PostgreSQL is reachable again, resuming delivery");
-                }
+                self.shared.database_back();
                 Outcome::Ok
             }
             Err(_) => {
@@ -308,11 +387,7 @@ impl Worker {
         self.down = true;
         self.next_attempt = Instant::now() + self.backoff;
         Stats::add(&self.shared.stats.suspensions, 1);
-        if !self.shared.db_down.swap(true, Ordering::AcqRel) {
-            (self.shared.log)(&format!(
-                "omelse: PostgreSQL unavailable ({e}); suspending, lines stay queued until it is back"
-            ));
-        }
+        self.shared.database_down(&e, "lines stay queued");
         Outcome::Suspended
     }
 

@@ -64,6 +64,12 @@ fn header<'a>(
     tag: Option<&'a str>,
     msg: Option<&'a str>,
 ) -> (Header<'a>, Option<TimestampWithTimeZone>) {
+    // An omelse row with only a message carries a whole syslog line: what an
+    // ELSE forwarder read and sent unchanged (README "Line identity").
+    let absent = |f: Option<&str>| f.is_none_or(str::is_empty);
+    let line = line.or(msg
+        .filter(|_| at.is_none() && absent(host) && absent(tag))
+        .map(|m| m.strip_prefix(' ').unwrap_or(m)));
     match line {
         Some(line) => {
             let h = parse_header(line, ctx);

@@ -6,6 +6,7 @@ use super::params;
 use super::rsyslog::*;
 use super::stats::{register, Registration};
 use crate::config::{ActionConfig, DEFAULT_TEMPLATE_LINE};
+use crate::drain::Drainers;
 use crate::error::ConfigError;
 use crate::worker::{Outcome, Shared, Worker};
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
@@ -16,9 +17,19 @@ type AnyFn = *const c_void;
 
 /// Module data: one per `action(type="omelse")`. `_stats` is declared first
 /// so the statsobj is unregistered before the counters can go away.
+/// `_drainers` (journal mode) come first of all: they are stopped and
+/// joined before anything else of the action goes.
 struct ActionData {
+    _drainers: Option<Drainers>,
     _stats: Option<Registration>,
     shared: Arc<Shared>,
+}
+
+/// `rsyslogd -N1` only checks the configuration: no drainer threads then (they
+/// would store journal segments from a process that is about to exit).
+fn config_check_run() -> bool {
+    std::fs::read("/proc/self/cmdline")
+        .is_ok_and(|c| c.split(|&b| b == 0).skip(1).any(|a| a.starts_with(b"-N")))
 }
 
 /// The `rsconf_t*` being loaded (from beginCnfLoad), for defining our template.
@@ -182,7 +193,12 @@ unsafe extern "C" fn new_act_inst(
             return rc;
         }
         let shared = Arc::new(Shared::new(config, log_error));
+        let drainers = match (&shared.journal, shared.config.journal_workers) {
+            (Some(j), Some(n)) if !config_check_run() => Some(Drainers::start(&shared, j, n)),
+            _ => None,
+        };
         let data = Box::new(ActionData {
+            _drainers: drainers,
             _stats: register(&shared.stats),
             shared,
         });

@@ -3,12 +3,13 @@ use super::rsyslog::*;
 use crate::config::RawParams;
 use std::ffi::{c_char, c_void, CStr};
 
+const TYPE_BINARY: i32 = 4;
 const TYPE_INT: i32 = 6;
 const TYPE_GETWORD: i32 = 13;
 const TYPE_STRING: i32 = 14;
 const REQUIRED: u32 = 1;
 
-const N: usize = 6;
+const N: usize = 8;
 struct Descrs([CnfParamDescr; N]);
 struct Blk(CnfParamBlk);
 // SAFETY: immutable data pointing at static strings; rsyslog only reads it.
@@ -30,6 +31,8 @@ static DESCRS: Descrs = Descrs([
     d(c"statementtimeout", TYPE_INT, 0),
     d(c"connecttimeout", TYPE_INT, 0),
     d(c"spooldir", TYPE_STRING, 0),
+    d(c"journal", TYPE_BINARY, 0),
+    d(c"journalworkers", TYPE_INT, 0),
 ]);
 static BLK: Blk = Blk(CnfParamBlk {
     version: 1,
@@ -68,6 +71,8 @@ pub unsafe fn read(lst: *mut c_void) -> Option<RawParams> {
         statement_timeout: n(3),
         connect_timeout: n(4),
         spool_dir: s(5),
+        journal: n(6),
+        journal_workers: n(7),
     };
     cnfparamvalsDestruct(vals, &BLK.0);
     Some(raw)
