@@ -85,6 +85,18 @@ impl Target {
             .unwrap_or_default()
     }
 
+    /// (first, last) of the numbers of 0..n that are not stored.
+    pub fn missing_span(&self, n: i64) -> Option<(i64, i64)> {
+        let mut c = postgres::Client::connect(&self.cluster.dsn(), postgres::NoTls).ok()?;
+        let q = format!(
+            "SELECT min(g), max(g) FROM generate_series(0, $1::int8 - 1) g WHERE NOT EXISTS \
+             (SELECT 1 FROM {} WHERE substring(msg from 'seq=([0-9]+)')::bigint = g)",
+            self.lines_relation()
+        );
+        let r = c.query_one(&q, &[&n]).ok()?;
+        Some((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+    }
+
     /// Wait until all `n` numbered lines 0..n arrived, then a little longer
     /// to catch late duplicates; returns the final stats.
     pub fn wait_for_lines(&self, n: i64, timeout: Duration) -> (i64, i64, i64, i64) {
