@@ -21,9 +21,9 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/api.sql",
     name = "api",
-    requires = ["schema", journey::_correlate, journey::_trace, ingest::_key],
-    finalize
+    requires = ["schema", journey::_correlate, journey::_trace, ingest::_key]
 );
+extension_sql_file!("../sql/access.sql", name = "access", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
 mod pg_tests;

@@ -43,7 +43,7 @@ pub fn answers(c: &mut postgres::Client) -> Vec<String> {
     c.query(
         "SELECT concat_ws('|', received_at, host, queue_id, sender, recipient, orig_recipient, status, dsn, relay,
                           client, message_id, size, array_to_string(path, ','), notification, notification_of)
-           FROM maillog.search(max_rows => 1000000) ORDER BY 1",
+           FROM maillog.search(max_rows => 100000) ORDER BY 1",
         &[],
     )
     .unwrap()

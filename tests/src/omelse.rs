@@ -9,6 +9,9 @@ pub const PG_ELSE_CONTROL: &str = "/usr/share/postgresql/15/extension/pg_else.co
 pub const PLAIN_INBOX: &str = "CREATE SCHEMA IF NOT EXISTS maillog;
      CREATE UNLOGGED TABLE maillog.inbox (line text, uid uuid, at timestamptz, host text, tag text, msg text);";
 
+/// The login role omelse uses in the tests (member of `else_writer`).
+pub const WRITER: &str = "omelse_writer";
+
 /// A private cluster holding the omelse target.
 pub struct Target {
     pub cluster: Cluster,
@@ -21,8 +24,14 @@ impl Target {
     /// With pg_else when it is installed, else with a plain inbox table.
     pub fn start() -> Target {
         if std::path::Path::new(PG_ELSE_CONTROL).exists() {
+            let cluster = Cluster::start();
+            // omelse writes as a writer, as the admin's guide sets it up.
+            cluster
+                .connect()
+                .batch_execute(&format!("CREATE ROLE {WRITER} LOGIN IN ROLE else_writer"))
+                .unwrap();
             Target {
-                cluster: Cluster::start(),
+                cluster,
                 extension: true,
             }
         } else {
@@ -43,9 +52,11 @@ impl Target {
         }
     }
 
+    /// omelse's conninfo: the writer role with pg_else (it may only add
+    /// lines), the superuser with a plain inbox.
     pub fn conninfo(&self) -> String {
-        // application_name lets tests find omelse's backends.
-        format!("{} connect_timeout=5", self.cluster.dsn())
+        let user = if self.extension { WRITER } else { "postgres" };
+        format!("{} user={user} connect_timeout=5", self.cluster.dsn())
     }
 
     /// Where the stored lines are read back.

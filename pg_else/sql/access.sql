@@ -1,0 +1,53 @@
+-- Who may do what (README "Access"). Nothing is granted to PUBLIC; three
+-- NOLOGIN roles carry the rights and a DBA grants them to people:
+--   else_writer   adds lines: INSERT (COPY) into maillog.inbox, nothing else
+--   else_analyst  the analyst API (search, trace, summary, per_hour, top,
+--                 kinds, parse, format_line); no table is readable directly:
+--                 the API functions run as their owner (SECURITY DEFINER,
+--                 search_path pinned) and answer only what they compute
+--   else_admin    both, plus maintenance (purge, compact, ensure_partitions,
+--                 lines), the settings and reading every table
+-- Roles are cluster-wide and outlive the extension; created only if missing.
+-- Runs last (finalize): it also covers the functions pgrx generates.
+
+REVOKE ALL ON SCHEMA maillog FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA maillog FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA maillog FROM PUBLIC;
+
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['else_writer', 'else_analyst', 'else_admin'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END $$;
+
+GRANT USAGE ON SCHEMA maillog TO else_writer, else_analyst, else_admin;
+
+GRANT INSERT ON maillog.inbox TO else_writer;
+
+GRANT EXECUTE ON FUNCTION
+    maillog.search(text, text, timestamptz, timestamptz, text, text, text, text, int),
+    maillog.trace(text),
+    maillog.summary(timestamptz, timestamptz),
+    maillog.per_hour(timestamptz, timestamptz),
+    maillog.top(text, timestamptz, timestamptz, int),
+    maillog._kinds(),
+    maillog.parse(text),
+    maillog.format_line(timestamptz, text, text, int, text)
+    TO else_analyst;
+GRANT SELECT ON maillog.kinds TO else_analyst;
+
+GRANT else_writer, else_analyst TO else_admin;
+GRANT EXECUTE ON FUNCTION
+    maillog.purge(interval),
+    maillog.compact(interval),
+    maillog.ensure_partitions(date[]),
+    maillog.ensure_partitions(timestamptz, timestamptz),
+    maillog.lines(timestamptz, timestamptz)
+    TO else_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA maillog TO else_admin;
+GRANT INSERT, UPDATE, DELETE ON maillog.settings TO else_admin;
