@@ -93,6 +93,18 @@ fn journal_files(setup: &Setup) -> usize {
     })
 }
 
+/// On a shortfall, what is missing and both servers' logs.
+fn explain_missing(db: &Target, stats: (i64, i64, i64, i64), backend: &Setup, forwarder: &Setup) {
+    if stats.1 != N as i64 {
+        eprintln!(
+            "missing {:?}\nbackend:\n{}\nforwarder:\n{}",
+            db.missing(N as i64),
+            backend.diagnostics(),
+            forwarder.diagnostics()
+        );
+    }
+}
+
 fn kill9(r: &mut Rsyslogd) {
     r.signal(libc::SIGKILL);
     r.stop(); // reaps it
@@ -150,14 +162,7 @@ fn backend_killed_and_stopped_during_a_stall_and_mid_stream_loses_nothing() {
          {waiting} journal file(s) at the kill -9; stored {} rows, {} distinct of {N}",
         stats.0, stats.1
     );
-    if stats.1 != N as i64 {
-        eprintln!(
-            "missing {:?}\nbackend:\n{}\nforwarder:\n{}",
-            db.missing(N as i64),
-            b_setup.diagnostics(),
-            f_setup.diagnostics()
-        );
-    }
+    explain_missing(&db, stats, &b_setup, &f_setup);
     assert_exactly_once("backend kill -9 / stop during a stall", N as i64, stats);
     assert!(
         log_lines < 50,
@@ -203,14 +208,7 @@ fn file_forwarder_killed_while_reading_loses_nothing() {
         "file forwarder kill -9: stored {} rows, {} distinct of {N}",
         stats.0, stats.1
     );
-    if stats.1 != N as i64 {
-        eprintln!(
-            "missing {:?}\nbackend:\n{}\nforwarder:\n{}",
-            db.missing(N as i64),
-            b_setup.diagnostics(),
-            f_setup.diagnostics()
-        );
-    }
+    explain_missing(&db, stats, &b_setup, &f_setup);
     assert_exactly_once("file forwarder kill -9", N as i64, stats);
 }
 
