@@ -6,7 +6,8 @@
 --                 the API functions run as their owner (SECURITY DEFINER,
 --                 search_path pinned) and answer only what they compute
 --   else_admin    both, plus maintenance (purge, compact, ensure_partitions,
---                 lines), the settings and reading every table
+--                 lines), the settings, the groups and reading every table;
+--                 sees every line (analysts see their groups', api.sql)
 -- Roles are cluster-wide and outlive the extension; created only if missing.
 -- Runs last (finalize): it also covers the functions pgrx generates.
 
@@ -50,4 +51,5 @@ GRANT EXECUTE ON FUNCTION
     maillog.lines(timestamptz, timestamptz)
     TO else_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA maillog TO else_admin;
-GRANT INSERT, UPDATE, DELETE ON maillog.settings TO else_admin;
+GRANT INSERT, UPDATE, DELETE ON maillog.settings, maillog.groups, maillog.group_roles,
+    maillog.group_hosts, maillog.group_domains TO else_admin;

@@ -76,6 +76,94 @@ END $$;
 
 -- One message journey and recipient, as search returns it. (A type rather than
 -- RETURNS TABLE because its column names equal search's parameter names.)
+-- Groups decide what an analyst sees (README "Groups"). An admin attaches
+-- roles, hosts and mail domains to a group; a member of a group's role sees
+-- the journeys that ran on its hosts or whose sender or a recipient is in its
+-- domains (a domain with subdomains also covers every name below it). Role
+-- names, not OIDs: a dump restores into another cluster.
+CREATE TABLE maillog.groups (
+    name    text PRIMARY KEY,
+    comment text
+);
+CREATE TABLE maillog.group_roles (
+    grp  text NOT NULL REFERENCES maillog.groups ON UPDATE CASCADE ON DELETE CASCADE,
+    role name NOT NULL,
+    PRIMARY KEY (grp, role)
+);
+CREATE TABLE maillog.group_hosts (
+    grp  text NOT NULL REFERENCES maillog.groups ON UPDATE CASCADE ON DELETE CASCADE,
+    host text NOT NULL,
+    PRIMARY KEY (grp, host)
+);
+CREATE TABLE maillog.group_domains (
+    grp        text NOT NULL REFERENCES maillog.groups ON UPDATE CASCADE ON DELETE CASCADE,
+    domain     text NOT NULL CHECK (domain = lower(domain) AND domain NOT LIKE '@%'),
+    subdomains bool NOT NULL DEFAULT false,
+    PRIMARY KEY (grp, domain)
+);
+SELECT pg_catalog.pg_extension_config_dump('maillog.groups', '');
+SELECT pg_catalog.pg_extension_config_dump('maillog.group_roles', '');
+SELECT pg_catalog.pg_extension_config_dump('maillog.group_hosts', '');
+SELECT pg_catalog.pg_extension_config_dump('maillog.group_domains', '');
+
+-- What the caller may see. The caller is the role in effect where the API was
+-- called: SET ROLE (the web UI switches to the person's role) or the login
+-- role. Inside the definer functions current_user is the owner, but the
+-- `role` setting and session_user still name the caller, and neither can be
+-- set to a role the session may not use.
+CREATE TYPE maillog.scope AS (admin bool, hosts text[], domains text[], subdomains text[]);
+CREATE FUNCTION maillog._scope() RETURNS maillog.scope
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    WITH caller AS (
+        SELECT CASE current_setting('role') WHEN 'none' THEN session_user::text
+                    ELSE current_setting('role') END AS r),
+    mine AS (
+        SELECT gr.grp FROM maillog.group_roles gr, caller
+         WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = gr.role)
+           AND pg_has_role(caller.r, gr.role, 'MEMBER'))
+    SELECT ROW(
+        (SELECT rolsuper FROM pg_roles, caller WHERE rolname = caller.r)
+            OR pg_has_role((SELECT r FROM caller), 'else_admin', 'MEMBER'),
+        ARRAY(SELECT DISTINCT host FROM maillog.group_hosts WHERE grp IN (SELECT grp FROM mine)),
+        ARRAY(SELECT DISTINCT domain FROM maillog.group_domains WHERE grp IN (SELECT grp FROM mine)),
+        ARRAY(SELECT DISTINCT domain FROM maillog.group_domains
+               WHERE subdomains AND grp IN (SELECT grp FROM mine)))::maillog.scope
+$$;
+
+-- Is the address in one of the scope's domains?
+CREATE FUNCTION maillog._in_domains(addr text, sc maillog.scope) RETURNS bool
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT addr IS NOT NULL AND position('@' IN addr) > 0 AND (
+           lower(regexp_replace(addr, '^.*@', '')) = ANY (sc.domains)
+        OR EXISTS (SELECT FROM unnest(sc.subdomains) s
+                    WHERE right(lower(regexp_replace(addr, '^.*@', '')), length(s) + 1) = '.' || s))
+$$;
+
+-- The lines the caller may count (summary, per_hour, top, kinds): every line
+-- for an admin; else the lines of their hosts, and the lines of queue entries
+-- that name an address of their domains, except deliveries to other domains'
+-- recipients. (Per queue entry, not per journey: counting follows no hops.)
+CREATE FUNCTION maillog._visible_lines(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS SETOF maillog.line
+LANGUAGE sql STABLE AS $$
+    -- One SELECT, so the planner inlines it; each (SELECT maillog._scope())
+    -- is computed once, and for an admin the first test decides every row
+    -- (the queue-entry subquery is then never run).
+    SELECT l.* FROM maillog.lines(since, until) l
+     WHERE ((SELECT maillog._scope())).admin
+        OR l.host = ANY (((SELECT maillog._scope())).hosts)
+        OR ((l.rcpt IS NULL OR maillog._in_domains(l.rcpt, (SELECT maillog._scope()))
+             OR maillog._in_domains(l.orig_rcpt, (SELECT maillog._scope())))
+            AND ((l.host, l.qid) IN (
+                    SELECT q.host, q.qid FROM maillog.lines(since, until) q
+                     WHERE q.qid IS NOT NULL
+                       AND (maillog._in_domains(q.sender, (SELECT maillog._scope()))
+                            OR maillog._in_domains(q.rcpt, (SELECT maillog._scope()))
+                            OR maillog._in_domains(q.orig_rcpt, (SELECT maillog._scope()))))
+                 OR (l.qid IS NULL AND (maillog._in_domains(l.sender, (SELECT maillog._scope()))
+                                        OR maillog._in_domains(l.rcpt, (SELECT maillog._scope()))))))
+$$;
+
 CREATE TYPE maillog.journey AS (
     received_at timestamptz, host text, queue_id text, sender text, recipient text,
     orig_recipient text, status text, dsn text, relay text, delay float8, response text,
@@ -222,16 +310,38 @@ BEGIN
             SELECT g.* FROM maillog._gather(ARRAY(SELECT qid FROM s WHERE qid IS NOT NULL),
                                             (SELECT min(at) FROM s), (SELECT max(at) FROM s)) g
             UNION ALL
-            SELECT * FROM s WHERE s.qid IS NULL)
-    SELECT o.received_at, o.host, o.queue_id, o.sender, o.recipient, o.orig_recipient, o.status, o.dsn,
-           o.relay, o.delay, o.response, o.client, o.sasl_username, o.message_id, o.size, o.client_name,
-           o.finished_at, o.path, o.notification, o.notification_of
-      FROM (SELECT array_agg(at) a, array_agg(host) h, array_agg(program) p, array_agg(qid) q, array_agg(msg) m
-              FROM lines) agg,
-           LATERAL maillog._correlate(agg.a, agg.h, agg.p, agg.q, agg.m) o
-     WHERE agg.a IS NOT NULL
+            SELECT * FROM s WHERE s.qid IS NULL),
+         o AS (
+            SELECT o.* FROM (SELECT array_agg(at) a, array_agg(host) h, array_agg(program) p,
+                                    array_agg(qid) q, array_agg(msg) m FROM lines) agg,
+                   LATERAL maillog._correlate(agg.a, agg.h, agg.p, agg.q, agg.m) o
+             WHERE agg.a IS NOT NULL),
+         -- 5. Scope: on_host = the journey ran on one of the caller's hosts
+         -- (everything shown); rcpt_in = this row's recipient is in their
+         -- domains; a journey seen only through its sender or another
+         -- recipient shows this row without the recipient's details.
+         v AS (
+            SELECT o.*,
+                   sc.admin OR o.host = ANY (sc.hosts) OR EXISTS (
+                       SELECT FROM unnest(o.path) x WHERE split_part(x, ':', 1) = ANY (sc.hosts)) AS on_host,
+                   maillog._in_domains(o.recipient, sc) OR maillog._in_domains(o.orig_recipient, sc) AS rcpt_in,
+                   maillog._in_domains(o.sender, sc) AS sender_in
+              FROM o, maillog._scope() sc),
+         w AS (
+            SELECT v.*, v.on_host OR v.rcpt_in AS full_row,
+                   bool_or(v.rcpt_in) OVER (PARTITION BY v.host, v.queue_id, v.received_at) AS any_rcpt_in
+              FROM v)
+    SELECT o.received_at, o.host, o.queue_id, o.sender,
+           CASE WHEN o.full_row THEN o.recipient END, CASE WHEN o.full_row THEN o.orig_recipient END,
+           o.status, o.dsn, CASE WHEN o.full_row THEN o.relay END, o.delay,
+           CASE WHEN o.full_row THEN o.response END, o.client, o.sasl_username, o.message_id, o.size,
+           o.client_name, o.finished_at, o.path, o.notification, o.notification_of
+      FROM w o
+     WHERE (o.on_host OR o.rcpt_in OR o.any_rcpt_in OR o.sender_in)
+       -- A recipient filter matches only recipients the caller may see.
+       AND (p_rcpt IS NULL OR (o.full_row AND (maillog._addr_match(o.recipient, p_rcpt)
+                                               OR maillog._addr_match(o.orig_recipient, p_rcpt))))
        AND (p_sender IS NULL OR maillog._addr_match(o.sender, p_sender))
-       AND (p_rcpt IS NULL OR maillog._addr_match(o.recipient, p_rcpt) OR maillog._addr_match(o.orig_recipient, p_rcpt))
        AND (p_msgid IS NULL OR o.message_id = p_msgid)
        AND (p_client IS NULL OR o.client = p_client OR lower(o.client_name) = p_client)
        AND (search.host IS NULL OR o.host = search.host OR search.host = ANY (
@@ -279,7 +389,18 @@ BEGIN
                      WHERE agg.a IS NOT NULL)
     SELECT l.at, l.host, l.program, l.pid, l.qid, l.kind,
            maillog.format_line(l.at, l.host, l.program, l.pid, l.msg)
-      FROM picked JOIN lines l ON l.n = picked.pos
+      FROM picked JOIN lines l ON l.n = picked.pos,
+           -- Scope: all lines when one of them ran on the caller's hosts; when
+           -- a line names an address of their domains, the lines that name no
+           -- recipient or one of theirs; else nothing.
+           LATERAL (SELECT maillog._scope() AS sc) x,
+           LATERAL (SELECT bool_or((x.sc).admin OR v.host = ANY ((x.sc).hosts)) AS on_host,
+                           bool_or(maillog._in_domains(v.sender, x.sc) OR maillog._in_domains(v.rcpt, x.sc)
+                                   OR maillog._in_domains(v.orig_rcpt, x.sc)) AS named
+                      FROM picked pv JOIN lines v ON v.n = pv.pos) j
+     WHERE j.on_host
+        OR (j.named AND (l.rcpt IS NULL OR maillog._in_domains(l.rcpt, x.sc)
+                         OR maillog._in_domains(l.orig_rcpt, x.sc)))
      ORDER BY picked.ord;
 END $$;
 
@@ -309,7 +430,7 @@ $$;
 CREATE FUNCTION maillog.summary(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
 RETURNS TABLE (metric text, value bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    WITH l AS (SELECT * FROM maillog.lines(since, until)),
+    WITH l AS (SELECT * FROM maillog._visible_lines(since, until)),
     received AS (
         SELECT DISTINCT host, qid FROM l WHERE kind IN ('client', 'pickup') AND qid IS NOT NULL),
     sizes AS (
@@ -351,7 +472,7 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
            count(*) FILTER (WHERE kind = 'delivery' AND status = 'deferred'),
            count(*) FILTER (WHERE kind = 'delivery' AND status = 'bounced'),
            count(*) FILTER (WHERE kind = 'reject' AND status IN ('reject', 'milter-reject'))
-      FROM maillog.lines(since, until)
+      FROM maillog._visible_lines(since, until)
      GROUP BY 1 ORDER BY 1
 $$;
 
@@ -371,7 +492,7 @@ BEGIN
                  WHEN 'bounced_recipients' THEN CASE WHEN l.kind = 'delivery' AND l.status = 'bounced' THEN l.rcpt END
                  WHEN 'rejected_clients' THEN CASE WHEN l.kind = 'reject' THEN l.client END
                  ELSE NULL END AS k
-          FROM maillog.lines(since, until) l) x
+          FROM maillog._visible_lines(since, until) l) x
      WHERE k IS NOT NULL AND k <> ''
      GROUP BY k ORDER BY count(*) DESC, k LIMIT n;
     IF NOT FOUND AND what NOT IN ('senders', 'sender_domains', 'recipients', 'recipient_domains', 'clients',
@@ -386,7 +507,7 @@ END $$;
 -- against the caller, and analysts may not call maillog.lines.)
 CREATE FUNCTION maillog._kinds() RETURNS TABLE (program text, kind text, lines bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT l.program, l.kind, count(*) FROM maillog.lines() l GROUP BY 1, 2
+    SELECT l.program, l.kind, count(*) FROM maillog._visible_lines() l GROUP BY 1, 2
 $$;
 CREATE VIEW maillog.kinds AS
     SELECT program, kind, lines FROM maillog._kinds() ORDER BY 1, 3 DESC;

@@ -122,27 +122,131 @@ fn each_role_does_only_what_it_may() {
     denied(&mut a, LOAD, "analyst", &mut adm);
     denied(&mut nobody, LOAD, "a role without grants", &mut adm);
 
-    // The analyst gets the same answers as the admin.
+    // An analyst in no group sees nothing.
     for sql in api {
+        let q = format!("SELECT count(*) FROM ({sql}) x WHERE x::text !~ '^\\([a-z_]+,0\\)$'");
+        let n: i64 = a.query_one(&q, &[]).unwrap().get(0);
+        assert_eq!(n, 0, "an analyst without groups got rows from {sql}");
+    }
+
+    // Groups: one by host, one per domain (README "Groups").
+    adm.batch_execute(
+        "INSERT INTO maillog.groups (name) VALUES ('mx owners'), ('a helpdesk'), ('b helpdesk');
+         INSERT INTO maillog.group_hosts VALUES ('mx owners', 'mx');
+         INSERT INTO maillog.group_domains VALUES ('a helpdesk', 'a.example', false), ('b helpdesk', 'example', true);
+         INSERT INTO maillog.group_roles VALUES ('mx owners', 'h_role'), ('a helpdesk', 'a_role'), ('b helpdesk', 'b_role');",
+    )
+    .unwrap();
+    su.batch_execute(
+        "CREATE ROLE h_role NOLOGIN IN ROLE else_analyst; CREATE ROLE a_role NOLOGIN IN ROLE else_analyst;
+         CREATE ROLE b_role NOLOGIN IN ROLE else_analyst;
+         CREATE ROLE h_user LOGIN IN ROLE h_role; CREATE ROLE a_user LOGIN IN ROLE a_role;
+         -- the web UI's model: one login that switches to the person's role
+         CREATE ROLE gate LOGIN NOINHERIT IN ROLE a_role, b_role;",
+    )
+    .unwrap();
+    let answers = |c: &mut Client, sql: &str| -> Vec<String> {
         let q = format!("SELECT row_to_json(x)::text FROM ({sql}) x ORDER BY 1");
-        let mine: Vec<String> = a.query(&q, &[]).unwrap().iter().map(|r| r.get(0)).collect();
-        let admins: Vec<String> = adm
-            .query(&q, &[])
+        c.query(&q, &[]).unwrap().iter().map(|r| r.get(0)).collect()
+    };
+    // The host owner sees what the admin sees.
+    let mut h = connect(&t, "h_user");
+    for sql in api {
+        let mine = answers(&mut h, sql);
+        assert!(!mine.is_empty(), "{sql} answers");
+        assert_eq!(mine, answers(&mut adm, sql), "{sql}");
+    }
+    // The sender's domain: the journey, without the other domain's recipient.
+    let mut ah = connect(&t, "a_user");
+    let row = ah
+        .query_one(
+            "SELECT sender, recipient, relay, response, status FROM maillog.search(sender => '@a.example')",
+            &[],
+        )
+        .unwrap();
+    assert_eq!(
+        row.get::<_, Option<String>>(0).as_deref(),
+        Some("alice@a.example")
+    );
+    assert_eq!(
+        row.get::<_, Option<String>>(1),
+        None,
+        "bob@b.example is not a.example's"
+    );
+    assert_eq!(row.get::<_, Option<String>>(2), None);
+    assert_eq!(row.get::<_, Option<String>>(3), None);
+    assert_eq!(row.get::<_, Option<String>>(4).as_deref(), Some("sent"));
+    let lines = |c: &mut Client| -> Vec<String> {
+        c.query("SELECT kind FROM maillog.trace('1A2B3C4D')", &[])
             .unwrap()
             .iter()
             .map(|r| r.get(0))
-            .collect();
-        assert!(!mine.is_empty(), "{sql} answers");
-        assert_eq!(mine, admins, "{sql}");
-    }
-    let parsed: String = a
-        .query_one(
-            "SELECT kind FROM maillog.parse('Nov 29 04:05:06 mx postfix/qmgr[1]: 1A2B3C4D: removed')",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(parsed, "removed");
+            .collect()
+    };
+    assert_eq!(
+        lines(&mut ah),
+        ["client", "message-id", "queued", "removed"],
+        "no delivery to bob"
+    );
+    let n = |c: &mut Client, sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(
+        n(
+            &mut ah,
+            "SELECT count(*) FROM maillog.search(recipient => 'bob@b.example')"
+        ),
+        0
+    );
+    assert_eq!(
+        n(
+            &mut ah,
+            "SELECT value FROM maillog.summary() WHERE metric = 'lines'"
+        ),
+        4
+    );
+    assert_eq!(
+        n(
+            &mut ah,
+            "SELECT value FROM maillog.summary() WHERE metric = 'delivered'"
+        ),
+        0
+    );
+    assert!(answers(&mut ah, "SELECT * FROM maillog.top('recipients')").is_empty());
+    // A recipient's domain (as a whole-domain-tree group), through SET ROLE.
+    let mut gate = connect(&t, "gate");
+    let e = gate
+        .batch_execute("SELECT * FROM maillog.search()")
+        .unwrap_err();
+    assert_eq!(
+        e.code(),
+        Some(&SqlState::INSUFFICIENT_PRIVILEGE),
+        "NOINHERIT: nothing before SET ROLE"
+    );
+    gate.batch_execute("SET ROLE b_role").unwrap();
+    assert_eq!(
+        n(
+            &mut gate,
+            "SELECT count(*) FROM maillog.search(recipient => 'bob@b.example')"
+        ),
+        1
+    );
+    assert_eq!(lines(&mut gate).len(), 5);
+    assert_eq!(
+        n(
+            &mut gate,
+            "SELECT value FROM maillog.summary() WHERE metric = 'delivered'"
+        ),
+        1
+    );
+    gate.batch_execute("SET ROLE a_role").unwrap();
+    assert_eq!(lines(&mut gate).len(), 4);
+    let e = gate.batch_execute("SET ROLE adm").unwrap_err();
+    assert_eq!(e.code(), Some(&SqlState::INSUFFICIENT_PRIVILEGE));
+    denied(
+        &mut a,
+        "INSERT INTO maillog.group_roles VALUES ('mx owners', 'ana')",
+        "analyst",
+        &mut adm,
+    );
 
     // Address patterns are literal; max_rows is bounded.
     let count = |c: &mut Client, sql: &str| -> i64 {
@@ -152,24 +256,24 @@ fn each_role_does_only_what_it_may() {
     };
     assert_eq!(
         count(
-            &mut a,
+            &mut h,
             "SELECT * FROM maillog.search(sender => '@a.example')"
         ),
         1
     );
     assert_eq!(
-        count(&mut a, "SELECT * FROM maillog.search(sender => '@%')"),
+        count(&mut h, "SELECT * FROM maillog.search(sender => '@%')"),
         0
     );
     assert_eq!(
         count(
-            &mut a,
+            &mut h,
             "SELECT * FROM maillog.search(recipient => '@b_example')"
         ),
         0
     );
     assert_eq!(
-        count(&mut a, "SELECT * FROM maillog.search(recipient => '%')"),
+        count(&mut h, "SELECT * FROM maillog.search(recipient => '%')"),
         0
     );
     for bad in [0, 100_001] {
@@ -214,5 +318,147 @@ fn each_role_does_only_what_it_may() {
     assert!(
         unpinned.is_empty(),
         "SECURITY DEFINER without search_path: {unpinned:?}"
+    );
+}
+
+/// One search row as the test compares it: journey key, sender, recipient
+/// (None when hidden), status, and the hosts of its path.
+type Row = (
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Vec<String>,
+);
+
+fn rows(c: &mut Client) -> Vec<Row> {
+    let mut v: Vec<Row> = c
+        .query(
+            "SELECT received_at::text, host, coalesce(queue_id, ''), sender, recipient, status,
+                    ARRAY(SELECT split_part(x, ':', 1) FROM unnest(path) x)
+               FROM maillog.search(max_rows => 100000)",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r.get(0),
+                r.get(1),
+                r.get(2),
+                r.get(3),
+                r.get(4),
+                r.get(5),
+                r.get(6),
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+fn domain(addr: &Option<String>) -> Option<String> {
+    addr.as_deref()
+        .and_then(|a| a.rsplit_once('@'))
+        .map(|(_, d)| d.to_lowercase())
+}
+
+/// The real server log of the corpus plus a message relayed between two
+/// logged hosts; a group by host and a group by domain. What each analyst
+/// gets equals the admin's rows filtered by the README's rules, computed here.
+#[test]
+fn scoped_search_equals_the_admins_answer_filtered_by_the_rules() {
+    use else_tests::answers::{individual, load, mail_log, KEEP_CORPUS_DAYS, REFERENCE};
+    let t = Target::start();
+    let mut su = t.cluster.connect();
+    su.batch_execute(&format!(
+        "{KEEP_CORPUS_DAYS}; ALTER ROLE ALL SET {REFERENCE}"
+    ))
+    .unwrap();
+    let mut su = t.cluster.connect();
+    let mut lines = mail_log();
+    lines.extend(individual("29_inbound_relayed_message_server_1.log"));
+    lines.extend(individual("29_inbound_relayed_message_server_2.log"));
+    load(&mut su, &lines, 500);
+    let all = rows(&mut su);
+    assert!(all.len() > 20, "the corpus gives journeys: {}", all.len());
+
+    // The most frequent recipient domain, and a host that is not the busiest.
+    let mut count = std::collections::BTreeMap::<String, usize>::new();
+    for r in &all {
+        if let Some(d) = domain(&r.4) {
+            *count.entry(d).or_default() += 1;
+        }
+    }
+    let dom = count.iter().max_by_key(|(_, n)| **n).unwrap().0.clone();
+    let mut hosts: Vec<String> = all.iter().map(|r| r.1.clone()).collect();
+    hosts.sort();
+    hosts.dedup();
+    assert!(hosts.len() >= 2, "two logged hosts: {hosts:?}");
+    let host = hosts
+        .iter()
+        .min_by_key(|h| all.iter().filter(|r| &&r.1 == h).count())
+        .unwrap()
+        .clone();
+    su.batch_execute(&format!(
+        "INSERT INTO maillog.groups VALUES ('by domain'), ('by host');
+         INSERT INTO maillog.group_domains VALUES ('by domain', '{dom}', false);
+         INSERT INTO maillog.group_hosts VALUES ('by host', '{host}');
+         CREATE ROLE d_user LOGIN IN ROLE else_analyst; CREATE ROLE h_user LOGIN IN ROLE else_analyst;
+         INSERT INTO maillog.group_roles VALUES ('by domain', 'd_user'), ('by host', 'h_user');"
+    ))
+    .unwrap();
+
+    // By host: every row of a journey with a hop on the host, nothing hidden.
+    let mut want: Vec<Row> = all
+        .iter()
+        .filter(|r| r.1 == host || r.6.contains(&host))
+        .cloned()
+        .collect();
+    want.sort();
+    assert!(!want.is_empty() && want.len() < all.len());
+    assert_eq!(
+        rows(&mut connect(&t, "h_user")),
+        want,
+        "group by host {host}"
+    );
+
+    // By domain: journeys whose sender or a recipient is in it; the rows of
+    // other recipients without the recipient.
+    let in_dom = |a: &Option<String>| domain(a).as_deref() == Some(dom.as_str());
+    let key = |r: &Row| (r.0.clone(), r.1.clone(), r.2.clone());
+    let seen: std::collections::HashSet<_> = all
+        .iter()
+        .filter(|r| in_dom(&r.3) || in_dom(&r.4))
+        .map(key)
+        .collect();
+    let mut want: Vec<Row> = all
+        .iter()
+        .filter(|r| seen.contains(&key(r)))
+        .map(|r| {
+            let mut r = r.clone();
+            if !in_dom(&r.4) {
+                r.4 = None;
+            }
+            r
+        })
+        .collect();
+    want.sort();
+    assert!(!want.is_empty() && want.len() < all.len());
+    assert_eq!(
+        rows(&mut connect(&t, "d_user")),
+        want,
+        "group by domain {dom}"
+    );
+
+    // The same after compaction.
+    su.batch_execute("SELECT * FROM maillog.compact('0 days')")
+        .unwrap();
+    assert_eq!(
+        rows(&mut connect(&t, "d_user")),
+        want,
+        "group by domain, compacted"
     );
 }
