@@ -106,6 +106,38 @@ fn main() {
     );
     let keys = keys(&mut db);
     latencies(&mut db, "all days in day partitions", &keys);
+    // The same keys for an analyst whose group holds the sampled recipients'
+    // domains: the cost of scoping, next to the admin's figures above.
+    let domains: Vec<String> = keys
+        .rcpts
+        .iter()
+        .filter_map(|r| r.rsplit_once('@').map(|(_, d)| d.to_lowercase()))
+        .collect();
+    db.execute("INSERT INTO maillog.groups (name) VALUES ('bench')", &[])
+        .unwrap();
+    db.execute(
+        "INSERT INTO maillog.group_domains SELECT DISTINCT 'bench', d, false FROM unnest($1::text[]) d",
+        &[&domains],
+    )
+    .unwrap();
+    db.batch_execute(
+        "CREATE ROLE bench_analyst LOGIN IN ROLE else_analyst;
+         INSERT INTO maillog.group_roles VALUES ('bench', 'bench_analyst');",
+    )
+    .unwrap();
+    let mut analyst = postgres::Client::connect(
+        &format!(
+            "host=127.0.0.1 port={} user=bench_analyst dbname=postgres",
+            c.port
+        ),
+        postgres::NoTls,
+    )
+    .unwrap();
+    latencies(
+        &mut analyst,
+        "day partitions, analyst in a group (recipient domains)",
+        &keys,
+    );
 
     // Compaction of the closed days (what a daily cron job does), then the
     // same storage figure and the same queries again.
