@@ -120,10 +120,10 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     mine AS (
         SELECT gr.grp FROM maillog.group_roles gr, caller
          WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = gr.role)
-           AND pg_has_role(caller.r, gr.role, 'MEMBER'))
+           AND pg_has_role(caller.r, gr.role, 'USAGE'))
     SELECT ROW(
         (SELECT rolsuper FROM pg_roles, caller WHERE rolname = caller.r)
-            OR pg_has_role((SELECT r FROM caller), 'else_admin', 'MEMBER'),
+            OR pg_has_role((SELECT r FROM caller), 'else_admin', 'USAGE'),
         ARRAY(SELECT DISTINCT host FROM maillog.group_hosts WHERE grp IN (SELECT grp FROM mine)),
         ARRAY(SELECT DISTINCT domain FROM maillog.group_domains WHERE grp IN (SELECT grp FROM mine)),
         ARRAY(SELECT DISTINCT domain FROM maillog.group_domains
