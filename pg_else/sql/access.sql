@@ -51,5 +51,6 @@ GRANT EXECUTE ON FUNCTION
     maillog.lines(timestamptz, timestamptz)
     TO else_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA maillog TO else_admin;
+GRANT DELETE ON maillog.line TO else_admin;     -- e.g. forged lines, by writer
 GRANT INSERT, UPDATE, DELETE ON maillog.settings, maillog.groups, maillog.group_roles,
     maillog.group_hosts, maillog.group_domains TO else_admin;

@@ -47,8 +47,18 @@ CREATE TABLE maillog.line (
     client_name text,
     link        text,
     size        bigint,
-    msg         text        NOT NULL
+    msg         text        NOT NULL,
+    writer      int                     -- maillog.writers: the role that added the line
 ) PARTITION BY RANGE (at);
+
+-- Who wrote lines (attribution): a small id per line instead of a name, so a
+-- forged line can be traced to its writer role and removed. Names, not OIDs:
+-- a dump restores into another cluster.
+CREATE TABLE maillog.writers (
+    id   int  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    role name NOT NULL UNIQUE
+);
+SELECT pg_catalog.pg_extension_config_dump('maillog.writers', '');
 
 -- The identity key (at, uid) — a line whose identity is stored is skipped by the
 -- ingest's ON CONFLICT DO NOTHING, which checks the unique indexes of the
@@ -215,14 +225,23 @@ DECLARE
                                 array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
                            FROM (SELECT row_number() OVER () AS n, * FROM batch) x
                           GROUP BY (n - 1) / 10000) b,
-                        LATERAL (SELECT * FROM maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) %s) p$q$;
+                        LATERAL (SELECT *, %s AS writer FROM maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) %s) p$q$;
+    -- The role in effect for the insert (SET ROLE, else the login role):
+    -- current_user is this function's owner here.
+    me name := CASE current_setting('role') WHEN 'none' THEN session_user ELSE current_setting('role') END;
+    writer int;
     store text;
     days date[];
     stored bigint;
 BEGIN
+    SELECT w.id INTO writer FROM maillog.writers w WHERE w.role = me;
+    IF writer IS NULL THEN
+        INSERT INTO maillog.writers (role) VALUES (me) ON CONFLICT DO NOTHING;
+        SELECT w.id INTO writer FROM maillog.writers w WHERE w.role = me;
+    END IF;
     store := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
-                rcpt, orig_rcpt, msgid, client, client_name, link, size, msg) '
-             || format(parsed, CASE WHEN EXISTS (SELECT 1 FROM batch WHERE uid IS NULL) THEN 'ORDER BY 1, 2' END)
+                rcpt, orig_rcpt, msgid, client, client_name, link, size, msg, writer) '
+             || format(parsed, writer, CASE WHEN EXISTS (SELECT 1 FROM batch WHERE uid IS NULL) THEN 'ORDER BY 1, 2' END)
              || ' ON CONFLICT DO NOTHING';
     PERFORM set_config('maillog.ingesting', 'on', true);
     BEGIN
@@ -234,7 +253,7 @@ BEGIN
         -- create the days this batch needs (and the day after its last, so that
         -- midnight does not pay this again); out-of-range days get none.
         PERFORM maillog._ingest_begin();
-        EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || format(parsed, '') || ') d' INTO days;
+        EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || format(parsed, writer, '') || ') d' INTO days;
         PERFORM maillog.ensure_partitions(ARRAY(
             SELECT x FROM unnest(days || (SELECT max(x) + 1 FROM unnest(days) x)) x
              WHERE maillog._day_in_range(x)));

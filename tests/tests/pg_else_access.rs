@@ -74,6 +74,17 @@ fn each_role_does_only_what_it_may() {
     // The writer adds lines (and nothing else).
     w.batch_execute(LOAD).unwrap();
     assert_eq!(state(&mut adm).0, 5, "the writer's lines are stored");
+    // ... with their writer (attribution), which an admin can remove by.
+    let by: Vec<(String, i64)> = adm
+        .query(
+            "SELECT w.role::text, count(*) FROM maillog.line l JOIN maillog.writers w ON w.id = l.writer GROUP BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(by, [(WRITER.to_owned(), 5)]);
     let part: String = adm
         .query_one(
             "SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'maillog.line'::regclass \
