@@ -124,6 +124,49 @@ impl ActionConfig {
         })
     }
 
+    /// The connection string (holds secrets: never log it).
+    pub fn conninfo(&self) -> &str {
+        &self.conninfo
+    }
+
+    /// A warning when lines and the password would cross a network without a
+    /// verified server: a non-local host and an sslmode below verify-full.
+    /// `values` are the conninfo's own settings (libpq's parse), `env` reads
+    /// the PG* variables libpq falls back to.
+    pub fn tls_warning(
+        values: &[(String, String)],
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Option<String> {
+        let get = |k: &str, var: &str| {
+            values
+                .iter()
+                .find(|(key, v)| key == k && !v.is_empty())
+                .map(|(_, v)| v.clone())
+                .or_else(|| env(var).filter(|v| !v.is_empty()))
+        };
+        let hosts = get("hostaddr", "PGHOSTADDR").or_else(|| get("host", "PGHOST"))?;
+        let local = |h: &str| {
+            h.starts_with('/')
+                || h.starts_with('@')
+                || h == "localhost"
+                || h == "::1"
+                || h.starts_with("127.")
+        };
+        let remote: Vec<&str> = hosts
+            .split(',')
+            .map(str::trim)
+            .filter(|h| !local(h))
+            .collect();
+        let mode = get("sslmode", "PGSSLMODE").unwrap_or_else(|| "prefer".into());
+        (!remote.is_empty() && mode != "verify-full").then(|| {
+            format!(
+                "omelse: the connection to {} is not verified (sslmode={mode}): mail-log lines and the \
+                 password can be read or changed on the network; use sslmode=verify-full with sslrootcert",
+                remote.join(",")
+            )
+        })
+    }
+
     /// The rsyslog template the action requests.
     pub fn template_name(&self) -> &str {
         self.template.as_deref().unwrap_or(DEFAULT_TEMPLATE_NAME)
@@ -257,6 +300,30 @@ mod tests {
         );
         assert!(with(Some(1), Some(0), Some("/s")).is_err());
         assert!(with(Some(1), Some(65), Some("/s")).is_err());
+    }
+
+    #[test]
+    fn unverified_remote_connections_are_named() {
+        let kv = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect()
+        };
+        let none = |_: &str| None;
+        let w = |p: &[(&str, &str)]| ActionConfig::tls_warning(&kv(p), none);
+        assert!(w(&[("host", "db1.example"), ("password", "s3cret")])
+            .is_some_and(|m| m.contains("db1.example")
+                && m.contains("sslmode=prefer")
+                && !m.contains("s3cret")));
+        assert!(w(&[("host", "db1.example"), ("sslmode", "require")]).is_some());
+        assert!(w(&[("host", "db1.example"), ("sslmode", "verify-full")]).is_none());
+        assert!(w(&[("host", "127.0.0.1")]).is_none());
+        assert!(w(&[("host", "/var/run/postgresql")]).is_none());
+        assert!(w(&[("host", "localhost,db2.example")]).is_some_and(|m| m.contains("db2.example")));
+        assert!(w(&[]).is_none(), "no host: the local socket");
+        let env = |v: &str| (v == "PGHOST").then(|| "db3.example".to_owned());
+        assert!(ActionConfig::tls_warning(&[], env).is_some_and(|m| m.contains("db3.example")));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The entry points rsyslogd calls. Each one only converts pointers and
 //! return codes and runs its body through `guarded` (no cancellation, panics
 //! caught); the logic lives in the safe modules.
-use super::libpq::conninfo_is_valid;
+use super::libpq::{conninfo_is_valid, conninfo_values};
 use super::params;
 use super::rsyslog::*;
 use super::stats::{register, Registration};
@@ -173,6 +173,11 @@ unsafe extern "C" fn new_act_inst(
                 };
             }
         };
+        if let Some(w) = conninfo_values(config.conninfo())
+            .and_then(|v| ActionConfig::tls_warning(&v, |k| std::env::var(k).ok()))
+        {
+            log_error(&w);
+        }
         let tpl = CString::new(config.template_name()).expect("GetWord value has no NUL");
         if config.template.is_none() {
             let line = CString::new(DEFAULT_TEMPLATE_LINE).expect("no NUL");

@@ -80,6 +80,46 @@ pub fn conninfo_is_valid(conninfo: &str) -> bool {
     true
 }
 
+/// libpq's `PQconninfoOption` (libpq-fe.h).
+#[repr(C)]
+struct ConninfoOption {
+    keyword: *const c_char,
+    envvar: *const c_char,
+    compiled: *const c_char,
+    val: *const c_char,
+    label: *const c_char,
+    dispchar: *const c_char,
+    dispsize: c_int,
+}
+
+/// The keyword/value pairs `conninfo` sets (as libpq reads it: key=value or
+/// URI), without defaults; `None` when libpq rejects it.
+pub fn conninfo_values(conninfo: &str) -> Option<Vec<(String, String)>> {
+    let c = CString::new(conninfo).ok()?;
+    let mut err: *mut c_char = std::ptr::null_mut();
+    // SAFETY: valid C string; the option array ends with a NULL keyword and
+    // is freed with PQconninfoFree; the error with PQfreemem.
+    unsafe {
+        let opts = PQconninfoParse(c.as_ptr(), &mut err);
+        if !err.is_null() {
+            PQfreemem(err.cast());
+        }
+        if opts.is_null() {
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut o = opts.cast::<ConninfoOption>();
+        while !(*o).keyword.is_null() {
+            if !(*o).val.is_null() {
+                out.push((owned((*o).keyword), owned((*o).val)));
+            }
+            o = o.add(1);
+        }
+        PQconninfoFree(opts);
+        Some(out)
+    }
+}
+
 fn owned(p: *const c_char) -> String {
     if p.is_null() {
         return String::new();

@@ -1,0 +1,174 @@
+//! omelse over TLS with `sslmode=verify-full`: a PostgreSQL with a
+//! certificate made here (test CA, name `localhost`) gets every line over an
+//! encrypted connection; a connection whose host name the certificate does
+//! not match stores nothing; an unverified remote conninfo is warned about.
+use else_tests::omelse::{assert_exactly_once, Target, WRITER};
+use else_tests::pg::Cluster;
+use else_tests::rsyslog::{numbered_line, shipped_conf, LineSender, Rsyslogd, Setup};
+use else_tests::sys::{chown_postgres, run, shared_tempdir};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// A CA and a server certificate for DNS name `localhost` only.
+fn certificates(dir: &Path) {
+    let ssl = |args: &[&str]| {
+        run(Command::new("openssl").args(args).current_dir(dir));
+    };
+    ssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-days",
+        "3",
+        "-subj",
+        "/CN=ELSE test CA",
+    ]);
+    ssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    ssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.crt",
+        "-days",
+        "3",
+        "-extfile",
+        "san.ext",
+    ]);
+    std::fs::set_permissions(
+        dir.join("server.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    chown_postgres(dir);
+}
+
+fn conninfo(t: &Target, host: &str, ca: &Path) -> String {
+    format!(
+        "host={host} port={} user={WRITER} dbname=postgres sslmode=verify-full sslrootcert={} connect_timeout=5",
+        t.cluster.port,
+        ca.display()
+    )
+}
+
+#[test]
+fn verify_full_stores_over_tls_and_refuses_a_mismatched_server() {
+    let certs = shared_tempdir("else-tls-");
+    certificates(certs.path());
+    let (crt, key) = (
+        certs.path().join("server.crt"),
+        certs.path().join("server.key"),
+    );
+    let cluster = Cluster::start_with(&[
+        "ssl = on",
+        &format!("ssl_cert_file = '{}'", crt.display()),
+        &format!("ssl_key_file = '{}'", key.display()),
+    ]);
+    cluster
+        .connect()
+        .batch_execute(&format!("CREATE ROLE {WRITER} LOGIN IN ROLE else_writer"))
+        .unwrap();
+    let t = Target {
+        cluster,
+        extension: true,
+    };
+    let ca = certs.path().join("ca.crt");
+    const N: u64 = 2_000;
+
+    // The certificate's name: every line, over TLS.
+    let setup = Setup::new(&conninfo(&t, "localhost", &ca));
+    let conf = shipped_conf("else-all-in-one.conf");
+    let r = Rsyslogd::start(&setup, &conf, setup.tcp_port, None);
+    let mut s = LineSender::connect(setup.tcp_port);
+    for n in 0..N {
+        s.send(&numbered_line(n));
+    }
+    s.flush();
+    assert_exactly_once(
+        "over verify-full TLS",
+        N as i64,
+        t.wait_for_lines(N as i64, Duration::from_secs(120)),
+    );
+    let tls: bool = t
+        .cluster
+        .connect()
+        .query_one(
+            "SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+              WHERE a.application_name = 'omelse'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(tls, "omelse's connections use TLS");
+    drop(r);
+
+    // 127.0.0.1 is not in the certificate: refused, nothing stored.
+    let setup2 = Setup::new(&conninfo(&t, "127.0.0.1", &ca));
+    let _r2 = Rsyslogd::start(&setup2, &conf, setup2.tcp_port, None);
+    let mut s = LineSender::connect(setup2.tcp_port);
+    for n in N..N + 100 {
+        s.send(&numbered_line(n));
+    }
+    s.flush();
+    let mut said = String::new();
+    for _ in 0..100 {
+        said = setup2.log();
+        if said.contains("unavailable") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        said.contains("does not match host name") || said.contains("certificate"),
+        "the refusal names the certificate: {said}"
+    );
+    assert_eq!(
+        t.seq_stats().unwrap().0,
+        N as i64,
+        "nothing stored over the mismatched connection"
+    );
+}
+
+#[test]
+fn an_unverified_remote_connection_is_warned_about() {
+    let setup = Setup::new("host=db.example.org user=rsyslog password=s3cret sslmode=require");
+    let out = setup.check(&shipped_conf("else-all-in-one.conf"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("db.example.org is not verified (sslmode=require)"),
+        "warning expected: {text}"
+    );
+    assert!(!text.contains("s3cret"), "the password is never logged");
+    let local = Setup::new("host=127.0.0.1 user=rsyslog");
+    let out = local.check(&shipped_conf("else-all-in-one.conf"));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("not verified"));
+}
