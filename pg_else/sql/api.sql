@@ -386,21 +386,22 @@ BEGIN
                         array_agg(l.msg ORDER BY l.n) m FROM lines l),
          picked AS (SELECT t.pos, row_number() OVER () AS ord
                       FROM agg, LATERAL maillog._trace(agg.a, agg.h, agg.p, agg.q, agg.m, asked) AS t(pos)
-                     WHERE agg.a IS NOT NULL)
+                     WHERE agg.a IS NOT NULL),
+         -- Scope, computed once: all lines when one of them ran on the
+         -- caller's hosts; when a line names an address of their domains,
+         -- the lines that name no recipient or one of theirs; else nothing.
+         scope AS MATERIALIZED (SELECT maillog._scope() AS sc),
+         vis AS MATERIALIZED (
+            SELECT bool_or((scope.sc).admin OR v.host = ANY ((scope.sc).hosts)) AS on_host,
+                   bool_or(maillog._in_domains(v.sender, scope.sc) OR maillog._in_domains(v.rcpt, scope.sc)
+                           OR maillog._in_domains(v.orig_rcpt, scope.sc)) AS named
+              FROM scope, picked pv JOIN lines v ON v.n = pv.pos)
     SELECT l.at, l.host, l.program, l.pid, l.qid, l.kind,
            maillog.format_line(l.at, l.host, l.program, l.pid, l.msg)
-      FROM picked JOIN lines l ON l.n = picked.pos,
-           -- Scope: all lines when one of them ran on the caller's hosts; when
-           -- a line names an address of their domains, the lines that name no
-           -- recipient or one of theirs; else nothing.
-           LATERAL (SELECT maillog._scope() AS sc) x,
-           LATERAL (SELECT bool_or((x.sc).admin OR v.host = ANY ((x.sc).hosts)) AS on_host,
-                           bool_or(maillog._in_domains(v.sender, x.sc) OR maillog._in_domains(v.rcpt, x.sc)
-                                   OR maillog._in_domains(v.orig_rcpt, x.sc)) AS named
-                      FROM picked pv JOIN lines v ON v.n = pv.pos) j
-     WHERE j.on_host
-        OR (j.named AND (l.rcpt IS NULL OR maillog._in_domains(l.rcpt, x.sc)
-                         OR maillog._in_domains(l.orig_rcpt, x.sc)))
+      FROM picked JOIN lines l ON l.n = picked.pos, scope, vis
+     WHERE vis.on_host
+        OR (vis.named AND (l.rcpt IS NULL OR maillog._in_domains(l.rcpt, scope.sc)
+                           OR maillog._in_domains(l.orig_rcpt, scope.sc)))
      ORDER BY picked.ord;
 END $$;
 
