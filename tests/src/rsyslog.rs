@@ -37,6 +37,98 @@ pub fn shipped_conf(name: &str) -> PathBuf {
         .unwrap()
 }
 
+/// The test PKI, made once per test process with openssl: a CA, the
+/// backend's certificate (name `else-backend`), a mail server's (name
+/// `mx.else.test`) and a stranger's (self-signed, same name).
+pub fn test_pki() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("else-pki-")
+            .tempdir()
+            .unwrap()
+            .keep();
+        let ssl = |args: &[&str]| {
+            crate::sys::run(Command::new("openssl").args(args).current_dir(&dir));
+        };
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
+        ssl(&[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-days",
+                "3",
+                "-subj",
+                "/CN=ELSE test CA",
+            ],
+        ]
+        .concat());
+        for (n, name) in [("backend", "else-backend"), ("mx", "mx.else.test")] {
+            ssl(&[
+                &["req"][..],
+                &ec,
+                &[
+                    "-keyout",
+                    &format!("{n}.key"),
+                    "-out",
+                    &format!("{n}.csr"),
+                    "-subj",
+                    &format!("/CN={name}"),
+                ],
+            ]
+            .concat());
+            std::fs::write(
+                dir.join(format!("{n}.ext")),
+                format!("subjectAltName=DNS:{name}\n"),
+            )
+            .unwrap();
+            ssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{n}.csr"),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &format!("{n}.crt"),
+                "-days",
+                "3",
+                "-extfile",
+                &format!("{n}.ext"),
+            ]);
+        }
+        ssl(&[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-keyout",
+                "stranger.key",
+                "-out",
+                "stranger.crt",
+                "-days",
+                "3",
+                "-subj",
+                "/CN=mx.else.test",
+            ],
+        ]
+        .concat());
+        dir
+    })
+}
+
 /// Environment for one rsyslogd: the ELSE_* variables the configs read.
 pub struct Setup {
     pub dir: tempfile::TempDir,
@@ -69,6 +161,18 @@ impl Setup {
             ("ELSE_RELP_TARGET".into(), "127.0.0.1".into()),
             ("ELSE_RELP_ADDRESS".into(), "127.0.0.1".into()),
         ];
+        // RELP over TLS: by default the backend's identity (see as_forwarder).
+        let pki = test_pki();
+        let f = |n: &str| pki.join(n).display().to_string();
+        let env = env
+            .into_iter()
+            .chain([
+                ("ELSE_TLS_CA".into(), f("ca.crt")),
+                ("ELSE_TLS_CERT".into(), f("backend.crt")),
+                ("ELSE_TLS_KEY".into(), f("backend.key")),
+                ("ELSE_TLS_PEERS".into(), "*.else.test".into()),
+            ])
+            .collect();
         std::fs::create_dir(dir.path().join("work")).unwrap();
         Setup {
             dir,
@@ -76,6 +180,15 @@ impl Setup {
             relp_port,
             env,
         }
+    }
+
+    /// A mail server's identity for RELP over TLS: its own certificate, and
+    /// the backend's name to check.
+    pub fn as_forwarder(&mut self) {
+        let pki = test_pki();
+        self.set("ELSE_TLS_CERT", &pki.join("mx.crt").display().to_string());
+        self.set("ELSE_TLS_KEY", &pki.join("mx.key").display().to_string());
+        self.set("ELSE_TLS_PEERS", "else-backend");
     }
 
     pub fn set(&mut self, key: &str, value: &str) {
@@ -264,6 +377,7 @@ pub fn relp_forwarder(
     ready: &Path,
 ) -> (Setup, Rsyslogd) {
     let mut s = Setup::new("");
+    s.as_forwarder();
     s.set("ELSE_RELP_PORT", &relp_port.to_string());
     for (k, v) in vars {
         s.set(k, v);

@@ -13,6 +13,7 @@ fn forwarded_over_relp_exactly_once() {
     let db = Target::start();
     let (backend_setup, _backend) = relp_backend(&db.conninfo());
     let mut fwd_setup = Setup::new("");
+    fwd_setup.as_forwarder();
     fwd_setup.set("ELSE_RELP_PORT", &backend_setup.relp_port.to_string());
     let sock = PathBuf::from(fwd_setup.get("ELSE_LOG_SOCKET"));
     let _fwd = Rsyslogd::start(
@@ -40,4 +41,54 @@ fn forwarded_over_relp_exactly_once() {
         );
     }
     assert_exactly_once("forwarded over RELP", N as i64, stats);
+}
+
+/// A sender whose certificate the backend's CA did not sign (same name,
+/// self-signed) is refused: nothing it sends is stored.
+#[test]
+fn a_sender_without_a_trusted_certificate_is_refused() {
+    let db = Target::start();
+    let (backend_setup, _backend) = relp_backend(&db.conninfo());
+    let mut fwd_setup = Setup::new("");
+    fwd_setup.as_forwarder();
+    let pki = else_tests::rsyslog::test_pki();
+    fwd_setup.set(
+        "ELSE_TLS_CERT",
+        &pki.join("stranger.crt").display().to_string(),
+    );
+    fwd_setup.set(
+        "ELSE_TLS_KEY",
+        &pki.join("stranger.key").display().to_string(),
+    );
+    fwd_setup.set("ELSE_RELP_PORT", &backend_setup.relp_port.to_string());
+    let sock = PathBuf::from(fwd_setup.get("ELSE_LOG_SOCKET"));
+    let _fwd = Rsyslogd::start(
+        &fwd_setup,
+        &shipped_conf("mailserver-forward-relp.conf"),
+        0,
+        Some(&sock),
+    );
+    let s = UnixDatagram::unbound().unwrap();
+    for n in 0..100u64 {
+        let line = format!("<22>Nov 29 04:05:06 postfix/smtpd[1]: {n:010X}: client=x, seq={n}");
+        s.send_to(line.as_bytes(), &sock).unwrap();
+    }
+    let mut said = String::new();
+    for _ in 0..100 {
+        said = backend_setup.diagnostics();
+        if said.contains("certificate") || said.contains("authentication") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        said.contains("certificate") || said.contains("authentication"),
+        "the backend says why: {said}"
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        db.seq_stats().map_or(0, |s| s.0),
+        0,
+        "nothing from the stranger is stored"
+    );
 }
