@@ -39,7 +39,8 @@ pub fn shipped_conf(name: &str) -> PathBuf {
 
 /// The test PKI, made once per test process with openssl: a CA, the
 /// backend's certificate (name `else-backend`), a mail server's (name
-/// `mx.else.test`) and a stranger's (self-signed, same name).
+/// `mx.else.test`), a database server's (`localhost`, for omelse's TLS test)
+/// and a stranger's (self-signed, name `mx.else.test`).
 pub fn test_pki() -> &'static Path {
     static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
@@ -73,7 +74,11 @@ pub fn test_pki() -> &'static Path {
             ],
         ]
         .concat());
-        for (n, name) in [("backend", "else-backend"), ("mx", "mx.else.test")] {
+        for (n, name) in [
+            ("backend", "else-backend"),
+            ("mx", "mx.else.test"),
+            ("pg", "localhost"),
+        ] {
             ssl(&[
                 &["req"][..],
                 &ec,

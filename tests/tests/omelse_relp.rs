@@ -2,26 +2,31 @@
 //! (mailserver-forward-relp.conf -> else-backend-relp.conf -> omelse ->
 //! PostgreSQL): every numbered line arrives exactly once.
 use else_tests::omelse::{assert_exactly_once, Target};
-use else_tests::rsyslog::{relp_backend, shipped_conf, Rsyslogd, Setup};
+use else_tests::rsyslog::{relp_backend, relp_forwarder, test_pki, Rsyslogd, Setup};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The shipped socket forwarder sending to `relp_port`, with extra variables.
+fn socket_forwarder(
+    relp_port: u16,
+    name: &str,
+    vars: &[(&str, &str)],
+) -> (Setup, Rsyslogd, PathBuf) {
+    let sock = std::env::temp_dir().join(format!("else-relp-{name}-{}.sock", std::process::id()));
+    let sock_s = sock.display().to_string();
+    let mut all = vec![("ELSE_LOG_SOCKET", sock_s.as_str())];
+    all.extend_from_slice(vars);
+    let (setup, r) = relp_forwarder("mailserver-forward-relp.conf", relp_port, &all, &sock);
+    (setup, r, sock)
+}
 
 #[test]
 fn forwarded_over_relp_exactly_once() {
     const N: u64 = 20_000;
     let db = Target::start();
     let (backend_setup, _backend) = relp_backend(&db.conninfo());
-    let mut fwd_setup = Setup::new("");
-    fwd_setup.as_forwarder();
-    fwd_setup.set("ELSE_RELP_PORT", &backend_setup.relp_port.to_string());
-    let sock = PathBuf::from(fwd_setup.get("ELSE_LOG_SOCKET"));
-    let _fwd = Rsyslogd::start(
-        &fwd_setup,
-        &shipped_conf("mailserver-forward-relp.conf"),
-        0,
-        Some(&sock),
-    );
+    let (fwd_setup, _fwd, sock) = socket_forwarder(backend_setup.relp_port, "ok", &[]);
 
     // Postfix writes "<PRI>TIMESTAMP TAG: msg" to the local log socket.
     let s = UnixDatagram::unbound().unwrap();
@@ -41,6 +46,7 @@ fn forwarded_over_relp_exactly_once() {
         );
     }
     assert_exactly_once("forwarded over RELP", N as i64, stats);
+    let _ = std::fs::remove_file(&sock);
 }
 
 /// A sender whose certificate the backend's CA did not sign (same name,
@@ -49,24 +55,15 @@ fn forwarded_over_relp_exactly_once() {
 fn a_sender_without_a_trusted_certificate_is_refused() {
     let db = Target::start();
     let (backend_setup, _backend) = relp_backend(&db.conninfo());
-    let mut fwd_setup = Setup::new("");
-    fwd_setup.as_forwarder();
-    let pki = else_tests::rsyslog::test_pki();
-    fwd_setup.set(
-        "ELSE_TLS_CERT",
-        &pki.join("stranger.crt").display().to_string(),
+    let (cert, key) = (
+        test_pki().join("stranger.crt"),
+        test_pki().join("stranger.key"),
     );
-    fwd_setup.set(
-        "ELSE_TLS_KEY",
-        &pki.join("stranger.key").display().to_string(),
-    );
-    fwd_setup.set("ELSE_RELP_PORT", &backend_setup.relp_port.to_string());
-    let sock = PathBuf::from(fwd_setup.get("ELSE_LOG_SOCKET"));
-    let _fwd = Rsyslogd::start(
-        &fwd_setup,
-        &shipped_conf("mailserver-forward-relp.conf"),
-        0,
-        Some(&sock),
+    let (cert, key) = (cert.display().to_string(), key.display().to_string());
+    let (_fwd_setup, _fwd, sock) = socket_forwarder(
+        backend_setup.relp_port,
+        "stranger",
+        &[("ELSE_TLS_CERT", &cert), ("ELSE_TLS_KEY", &key)],
     );
     let s = UnixDatagram::unbound().unwrap();
     for n in 0..100u64 {

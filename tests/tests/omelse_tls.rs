@@ -5,61 +5,21 @@
 use else_tests::omelse::{assert_exactly_once, Target, WRITER};
 use else_tests::pg::Cluster;
 use else_tests::rsyslog::{numbered_line, shipped_conf, LineSender, Rsyslogd, Setup};
-use else_tests::sys::{chown_postgres, run, shared_tempdir};
+use else_tests::sys::{chown_postgres, shared_tempdir};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-/// A CA and a server certificate for DNS name `localhost` only.
+/// The test CA and its certificate for DNS name `localhost` only, copied
+/// where the server may read them (the key owned by postgres, mode 0600).
 fn certificates(dir: &Path) {
-    let ssl = |args: &[&str]| {
-        run(Command::new("openssl").args(args).current_dir(dir));
-    };
-    ssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.crt",
-        "-days",
-        "3",
-        "-subj",
-        "/CN=ELSE test CA",
-    ]);
-    ssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "server.key",
-        "-out",
-        "server.csr",
-        "-subj",
-        "/CN=localhost",
-    ]);
-    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
-    ssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "server.csr",
-        "-CA",
-        "ca.crt",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-out",
-        "server.crt",
-        "-days",
-        "3",
-        "-extfile",
-        "san.ext",
-    ]);
+    let pki = else_tests::rsyslog::test_pki();
+    for (from, to) in [
+        ("ca.crt", "ca.crt"),
+        ("pg.crt", "server.crt"),
+        ("pg.key", "server.key"),
+    ] {
+        std::fs::copy(pki.join(from), dir.join(to)).unwrap();
+    }
     std::fs::set_permissions(
         dir.join("server.key"),
         std::os::unix::fs::PermissionsExt::from_mode(0o600),

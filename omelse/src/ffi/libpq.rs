@@ -62,22 +62,7 @@ pub const PGRES_COPY_IN: i32 = 4;
 
 /// True when libpq accepts `conninfo` (keywords and syntax; no network).
 pub fn conninfo_is_valid(conninfo: &str) -> bool {
-    let Ok(c) = CString::new(conninfo) else {
-        return false;
-    };
-    let mut err: *mut c_char = std::ptr::null_mut();
-    // SAFETY: valid C string; both outputs are freed with libpq's own functions.
-    unsafe {
-        let opts = PQconninfoParse(c.as_ptr(), &mut err);
-        if !err.is_null() {
-            PQfreemem(err.cast());
-        }
-        if opts.is_null() {
-            return false;
-        }
-        PQconninfoFree(opts);
-    }
-    true
+    conninfo_values(conninfo).is_some()
 }
 
 /// libpq's `PQconninfoOption` (libpq-fe.h).
