@@ -16,7 +16,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # Debian packages ELSE needs to build, run and test.
 PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pkg-config libpq-dev
-          rsyslog rsyslog-relp rsyslog-pgsql postfix pflogsumm ca-certificates bc python3 faketime)
+          rsyslog rsyslog-relp rsyslog-pgsql postfix pflogsumm ca-certificates openssl bc python3 faketime)
 
 install_packages() {
     local missing=()
