@@ -135,9 +135,7 @@ mod tests {
 
     #[test]
     fn appends_seal_and_survive_a_crash() {
-        let dir = std::env::temp_dir().join(format!("omelse-journal-test-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
+        let dir = crate::spool::empty_test_dir("journal");
         let j = Journal::new(Spool::new(&dir));
         j.append(b"a\n").unwrap();
         j.append(b"b\n").unwrap();

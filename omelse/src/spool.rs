@@ -174,15 +174,22 @@ fn owner_alive(pid: Option<&str>) -> bool {
     }
 }
 
+/// An empty folder of this test process for spool and journal tests.
+#[cfg(test)]
+pub(crate) fn empty_test_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("omelse-{tag}-test-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn save_claim_release_and_done() {
-        let dir = std::env::temp_dir().join(format!("omelse-spool-test-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
+        let dir = empty_test_dir("spool");
         let s = Spool::new(&dir);
         let a = s.save(b"row a\n").unwrap();
         use std::os::unix::fs::PermissionsExt;
