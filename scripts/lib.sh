@@ -54,3 +54,62 @@ install_else() {
     # The DBA's loader for log files (README: "Loading existing log files").
     "${SUDO[@]}" install -m 0755 "$PLAIN_TARGET/release/else-load" /usr/local/bin/else-load
 }
+
+# The OS user that owns private clusters: initdb refuses root, so root's
+# clusters run as postgres; anyone else's run as themselves.
+cluster_owner() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }
+as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# safe_dir DIR MODE [OWNER]: create DIR, or accept an existing one only if it
+# is a real folder (not a symbolic link) owned by OWNER (default: us). Stops a
+# local user who created /var/tmp/else-demo-$USER first, or pointed it elsewhere.
+safe_dir() {
+    local d=$1 mode=$2 owner=${3:-$(id -un)}
+    mkdir -m "$mode" -- "$d" 2>/dev/null || true
+    if [ -L "$d" ] || [ ! -d "$d" ]; then
+        echo "refusing $d: not a folder (a symbolic link or a file)" >&2; return 1
+    fi
+    if [ "$(stat -c %U -- "$d")" != "$owner" ]; then
+        if [ "$(id -u)" = 0 ] && [ "$(stat -c %U -- "$d")" = root ] && [ "$owner" != root ]; then
+            chown "$owner:" -- "$d"      # made by us just now, handed to the owner
+        else
+            echo "refusing $d: owned by $(stat -c %U -- "$d"), not $owner" >&2; return 1
+        fi
+    fi
+    chmod "$mode" -- "$d"
+}
+
+# start_cluster DIR PORT [ROLE...]: a private PostgreSQL 15 cluster in DIR
+# (data in DIR/data, the server log in DIR/server.log). It has no TCP listener:
+# its socket is in DIR/sock, and DIR is mode 0700, so no other local user can
+# even reach it; peer authentication then lets the OS user running this script
+# connect as postgres and as each ROLE (and the owner as postgres). Connect
+# with host=DIR/sock port=PORT. Extra settings: CLUSTER_SETTINGS (lines).
+start_cluster() {
+    local dir=$1 port=$2 owner me; shift 2
+    owner=$(cluster_owner) me=$(id -un)
+    safe_dir "$dir" 0700 "$owner"
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        as_owner "$PGBIN/initdb" -D "$dir/data" -U postgres --auth-local=peer --auth-host=reject \
+            --locale=C.UTF-8 -E UTF8 --no-instructions >/dev/null
+    fi
+    as_owner mkdir -p -m 0700 "$dir/sock"
+    {
+        echo "# Written by scripts/lib.sh start_cluster: Unix socket only, peer authentication."
+        echo "local all all peer map=else"
+    } | as_owner tee "$dir/data/pg_hba.conf" >/dev/null
+    {
+        echo "else $owner postgres"
+        [ "$me" != "$owner" ] && echo "else $me postgres"
+        for r in "$@"; do echo "else $me $r"; done
+    } | as_owner tee "$dir/data/pg_ident.conf" >/dev/null
+    printf "port = %s\nlisten_addresses = ''\nunix_socket_directories = '%s'\n%s\n" \
+        "$port" "$dir/sock" "${CLUSTER_SETTINGS:-}" | as_owner tee "$dir/data/postgresql.auto.conf" >/dev/null
+    as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null
+}
+
+# stop_cluster DIR [MODE]: stop a cluster that start_cluster started, if running.
+stop_cluster() {
+    [ -f "$1/data/postmaster.pid" ] || return 0
+    as_owner "$PGBIN/pg_ctl" -D "$1/data" -m "${2:-fast}" -w -t 60 stop >/dev/null
+}

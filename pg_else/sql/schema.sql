@@ -48,15 +48,19 @@ CREATE TABLE maillog.line (
     link        text,
     size        bigint,
     msg         text        NOT NULL,
-    writer      int                     -- maillog.writers: the role that added the line
+    writer      int                     -- maillog.writers: the role (and RELP peer) that added the line
 ) PARTITION BY RANGE (at);
 
 -- Who wrote lines (attribution): a small id per line instead of a name, so a
--- forged line can be traced to its writer role and removed. Names, not OIDs:
--- a dump restores into another cluster.
+-- forged line can be traced to its writer role and removed. `peer` is the
+-- address of the sender that handed the line to the RELP backend ('' when
+-- the writer did not say, e.g. else-load). Names, not OIDs: a dump restores
+-- into another cluster.
 CREATE TABLE maillog.writers (
     id   int  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    role name NOT NULL UNIQUE
+    role name NOT NULL,
+    peer text NOT NULL DEFAULT '',
+    UNIQUE (role, peer)
 );
 SELECT pg_catalog.pg_extension_config_dump('maillog.writers', '');
 
@@ -220,28 +224,36 @@ DECLARE
     -- batches). omelse's rows carry rsyslog's unique UUIDs, which concurrent
     -- batches never share, so they skip that sort.
     parsed CONSTANT text := $q$
-        SELECT p.* FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u,
+        SELECT p.at, p.uid, p.host, p.program, p.pid, p.qid, p.kind, p.status, p.sender, p.rcpt,
+               p.orig_rcpt, p.msgid, p.client, p.client_name, p.link, p.size, p.msg, w.id AS writer
+          FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u,
                                 array_agg(at ORDER BY n) a, array_agg(host ORDER BY n) h,
                                 array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
                            FROM (SELECT row_number() OVER () AS n, * FROM batch) x
                           GROUP BY (n - 1) / 10000) b,
-                        LATERAL (SELECT *, %s AS writer FROM maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) %s) p$q$;
+                        LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p
+          LEFT JOIN maillog.writers w ON w.role = %L AND w.peer = p.peer %s$q$;
     -- The role in effect for the insert (SET ROLE, else the login role):
     -- current_user is this function's owner here.
     me name := CASE current_setting('role') WHEN 'none' THEN session_user ELSE current_setting('role') END;
-    writer int;
     store text;
     days date[];
     stored bigint;
 BEGIN
-    SELECT w.id INTO writer FROM maillog.writers w WHERE w.role = me;
-    IF writer IS NULL THEN
-        INSERT INTO maillog.writers (role) VALUES (me) ON CONFLICT DO NOTHING;
-        SELECT w.id INTO writer FROM maillog.writers w WHERE w.role = me;
-    END IF;
+    -- The (role, peer) pairs of this batch, added once: the peer is the host
+    -- field of a row without time and tag (_ingest's whole-line form). A pair
+    -- the parser then does not use costs one unused row, never a wrong one.
+    INSERT INTO maillog.writers (role, peer)
+        SELECT DISTINCT me, coalesce(CASE WHEN b.at IS NULL AND coalesce(b.tag, '') = '' AND b.line IS NULL
+                                          THEN b.host END, '')
+          FROM batch b
+         WHERE NOT EXISTS (SELECT 1 FROM maillog.writers w WHERE w.role = me
+                              AND w.peer = coalesce(CASE WHEN b.at IS NULL AND coalesce(b.tag, '') = '' AND b.line IS NULL
+                                                         THEN b.host END, ''))
+        ON CONFLICT DO NOTHING;
     store := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
                 rcpt, orig_rcpt, msgid, client, client_name, link, size, msg, writer) '
-             || format(parsed, writer, CASE WHEN EXISTS (SELECT 1 FROM batch WHERE uid IS NULL) THEN 'ORDER BY 1, 2' END)
+             || format(parsed, me, CASE WHEN EXISTS (SELECT 1 FROM batch WHERE uid IS NULL) THEN 'ORDER BY 1, 2' END)
              || ' ON CONFLICT DO NOTHING';
     PERFORM set_config('maillog.ingesting', 'on', true);
     BEGIN
@@ -253,7 +265,7 @@ BEGIN
         -- create the days this batch needs (and the day after its last, so that
         -- midnight does not pay this again); out-of-range days get none.
         PERFORM maillog._ingest_begin();
-        EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || format(parsed, writer, '') || ') d' INTO days;
+        EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || format(parsed, me, '') || ') d' INTO days;
         PERFORM maillog.ensure_partitions(ARRAY(
             SELECT x FROM unnest(days || (SELECT max(x) + 1 FROM unnest(days) x)) x
              WHERE maillog._day_in_range(x)));

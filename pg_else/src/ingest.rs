@@ -64,11 +64,11 @@ fn header<'a>(
     tag: Option<&'a str>,
     msg: Option<&'a str>,
 ) -> (Header<'a>, Option<TimestampWithTimeZone>) {
-    // An omelse row with only a message carries a whole syslog line: what an
-    // ELSE forwarder read and sent unchanged (README "Line identity").
-    let absent = |f: Option<&str>| f.is_none_or(str::is_empty);
+    // An omelse row without time and tag carries a whole syslog line in its
+    // message (what an ELSE forwarder read and sent unchanged, README "Line
+    // identity"); its host field, if any, is the sending peer (see `peer`).
     let line = line.or(msg
-        .filter(|_| at.is_none() && absent(host) && absent(tag))
+        .filter(|_| whole_line(at.as_ref(), tag))
         .map(|m| m.strip_prefix(' ').unwrap_or(m)));
     match line {
         Some(line) => {
@@ -96,6 +96,25 @@ fn header<'a>(
     }
 }
 
+/// The inbox protocol's whole-line form: no time and no tag.
+fn whole_line(at: Option<&TimestampWithTimeZone>, tag: Option<&str>) -> bool {
+    at.is_none() && tag.is_none_or(str::is_empty)
+}
+
+/// The sending peer of a whole-line row (the RELP backend puts the
+/// forwarder's address in the host field), else empty.
+fn peer(
+    line: Option<&str>,
+    at: Option<&TimestampWithTimeZone>,
+    host: Option<&str>,
+    tag: Option<&str>,
+) -> String {
+    match host {
+        Some(h) if line.is_none() && whole_line(at, tag) => h.to_owned(),
+        _ => String::new(),
+    }
+}
+
 type LineRow = (
     TimestampWithTimeZone,
     Uuid,
@@ -114,6 +133,7 @@ type LineRow = (
     Option<String>,
     Option<i64>,
     String,
+    String,
 );
 
 /// One inbox row → one `maillog.line` row.
@@ -126,6 +146,7 @@ fn ingest_row(
     tag: Option<&str>,
     msg: Option<&str>,
 ) -> LineRow {
+    let peer = peer(line, at.as_ref(), host, tag);
     let (h, header_at) = header(ctx, line, at, host, tag, msg);
     let program = h.program.unwrap_or("");
     let ev = parse_message(program, h.message);
@@ -191,6 +212,7 @@ fn ingest_row(
             None
         },
         h.message.to_owned(),
+        peer,
     )
 }
 
@@ -227,6 +249,7 @@ fn _ingest<'a>(
         name!(link, Option<String>),
         name!(size, Option<i64>),
         name!(msg, String),
+        name!(peer, String),
     ),
 > {
     // "Now" for RFC 3164 year inference: once per call, not per line.

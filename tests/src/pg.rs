@@ -1,6 +1,10 @@
-//! A private PostgreSQL 15 cluster: own data folder, own port, own socket folder,
-//! loopback only, trust auth. Owned by `postgres` when the tests run as root
-//! (initdb refuses root). Stopped with `pg_ctl -m immediate` on drop.
+//! A private PostgreSQL 15 cluster: own data folder, own port number, no TCP
+//! listener. Its socket is in a folder of mode 0700 owned by the cluster's OS
+//! user (`postgres` when the tests run as root: initdb refuses root), so only
+//! that user and root can reach it at all; inside, `trust` lets the tests log
+//! in as any role they create (PostgreSQL 15's peer maps cannot name roles
+//! by pattern). A test that wants TCP adds it with [`Cluster::hba`].
+//! Stopped with `pg_ctl -m immediate` on drop.
 use crate::sys::{chown_postgres, free_port, is_root, require, run, wait_for};
 use std::path::PathBuf;
 use std::process::Command;
@@ -46,12 +50,17 @@ impl Cluster {
         require(&format!("{PGBIN}/initdb"), "postgresql-15");
         // The postgres user must be able to reach the folder.
         let dir = crate::sys::shared_tempdir("else-pg-");
+        let sock = dir.path().join("sock");
+        std::fs::create_dir(&sock).unwrap();
+        std::fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
         chown_postgres(dir.path());
         let data = dir.path().join("data");
         run(pg_cmd("initdb").arg("-D").arg(&data).args([
             "-U",
             "postgres",
-            "--auth=trust",
+            "--auth-local=trust",
+            "--auth-host=reject",
             "--locale=C.UTF-8",
             "-E",
             "UTF8",
@@ -69,10 +78,10 @@ impl Cluster {
 
     fn settings(&self, extra: &[&str]) {
         let mut conf = format!(
-            "port = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\nfsync = off\n\
+            "port = {}\nlisten_addresses = ''\nunix_socket_directories = '{}'\nfsync = off\n\
              synchronous_commit = off\nfull_page_writes = off\nshared_buffers = 256MB\nmax_connections = 50\n",
             self.port,
-            self.dir.path().display()
+            self.socket_dir().display()
         );
         for s in extra {
             conf.push_str(s);
@@ -87,9 +96,36 @@ impl Cluster {
         self.dir.path().join("data")
     }
 
+    /// The folder holding the server's Unix socket (mode 0700).
+    pub fn socket_dir(&self) -> PathBuf {
+        self.dir.path().join("sock")
+    }
+
+    /// Replace pg_hba.conf by these lines (plus the local trust line) and reload.
+    pub fn hba(&self, lines: &[&str]) {
+        let path = self.data().join("pg_hba.conf");
+        let mut text = String::from("local all all trust\n");
+        for l in lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        std::fs::write(&path, text).unwrap();
+        chown_postgres(&path);
+        self.connect()
+            .batch_execute("SELECT pg_reload_conf()")
+            .unwrap();
+    }
+
+    /// Superuser connection string (over the Unix socket).
     pub fn dsn(&self) -> String {
+        self.dsn_for("postgres")
+    }
+
+    /// Connection string for `role` in database `postgres`.
+    pub fn dsn_for(&self, role: &str) -> String {
         format!(
-            "host=127.0.0.1 port={} user=postgres dbname=postgres",
+            "host={} port={} user={role} dbname=postgres",
+            self.socket_dir().display(),
             self.port
         )
     }

@@ -28,9 +28,12 @@ fn certificates(dir: &Path) {
     chown_postgres(dir);
 }
 
+/// The writer's password: TCP takes SCRAM over TLS only (`hostssl`).
+const PASSWORD: &str = "tls-writer-S3cret";
+
 fn conninfo(t: &Target, host: &str, ca: &Path) -> String {
     format!(
-        "host={host} port={} user={WRITER} dbname=postgres sslmode=verify-full sslrootcert={} connect_timeout=5",
+        "host={host} port={} user={WRITER} password={PASSWORD} dbname=postgres sslmode=verify-full sslrootcert={} connect_timeout=5",
         t.cluster.port,
         ca.display()
     )
@@ -48,10 +51,14 @@ fn verify_full_stores_over_tls_and_refuses_a_mismatched_server() {
         "ssl = on",
         &format!("ssl_cert_file = '{}'", crt.display()),
         &format!("ssl_key_file = '{}'", key.display()),
+        "listen_addresses = '127.0.0.1'",
     ]);
+    cluster.hba(&["hostssl all all 127.0.0.1/32 scram-sha-256"]);
     cluster
         .connect()
-        .batch_execute(&format!("CREATE ROLE {WRITER} LOGIN IN ROLE else_writer"))
+        .batch_execute(&format!(
+            "CREATE ROLE {WRITER} LOGIN IN ROLE else_writer PASSWORD '{PASSWORD}'"
+        ))
         .unwrap();
     let t = Target {
         cluster,
@@ -106,6 +113,10 @@ fn verify_full_stores_over_tls_and_refuses_a_mismatched_server() {
     assert!(
         said.contains("does not match host name") || said.contains("certificate"),
         "the refusal names the certificate: {said}"
+    );
+    assert!(
+        !said.contains(PASSWORD) && !setup.log().contains(PASSWORD),
+        "the password is never logged"
     );
     assert_eq!(
         t.seq_stats().unwrap().0,

@@ -18,14 +18,7 @@ const LOAD: &str = "INSERT INTO maillog.inbox (line)
         'postfix/qmgr[13]: 1A2B3C4D: removed']) l";
 
 fn connect(t: &Target, role: &str) -> Client {
-    Client::connect(
-        &format!(
-            "host=127.0.0.1 port={} user={role} dbname=postgres",
-            t.cluster.port
-        ),
-        NoTls,
-    )
-    .unwrap()
+    Client::connect(&t.cluster.dsn_for(role), NoTls).unwrap()
 }
 
 /// What a forbidden action could change: lines, partitions, settings.

@@ -13,7 +13,7 @@ fn client_cmd(c: &Cluster, prog: &str) -> Command {
     let mut cmd = Command::new(format!("{PGBIN}/{prog}"));
     cmd.args([
         "-h",
-        "127.0.0.1",
+        &c.socket_dir().display().to_string(),
         "-p",
         &c.port.to_string(),
         "-U",

@@ -125,14 +125,8 @@ fn main() {
          INSERT INTO maillog.group_roles VALUES ('bench', 'bench_analyst');",
     )
     .unwrap();
-    let mut analyst = postgres::Client::connect(
-        &format!(
-            "host=127.0.0.1 port={} user=bench_analyst dbname=postgres",
-            c.port
-        ),
-        postgres::NoTls,
-    )
-    .unwrap();
+    let mut analyst =
+        postgres::Client::connect(&c.dsn_for("bench_analyst"), postgres::NoTls).unwrap();
     latencies(
         &mut analyst,
         "day partitions, analyst in a group (recipient domains)",
