@@ -16,7 +16,8 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # Debian packages ELSE needs to build, run and test.
 PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pkg-config libpq-dev
-          rsyslog rsyslog-relp rsyslog-pgsql postfix pflogsumm ca-certificates openssl bc python3 faketime)
+          rsyslog rsyslog-relp rsyslog-pgsql postfix pflogsumm ca-certificates openssl bc python3 faketime
+          dnsmasq-base)
 
 install_packages() {
     local missing=()
@@ -49,10 +50,12 @@ install_else() {
     [ ${#SUDO[@]} -gt 0 ] && sudo_flag=(--sudo)
     (cd "$ROOT" && cargo pgrx install -p pg_else --release --pg-config "$PG_CONFIG" "${sudo_flag[@]}")
     say "Building and installing omelse into $RSYSLOG_MODDIR"
-    (cd "$ROOT" && CARGO_TARGET_DIR="$PLAIN_TARGET" cargo build --release -p omelse -p else-tests --bins --lib)
+    (cd "$ROOT" && CARGO_TARGET_DIR="$PLAIN_TARGET" cargo build --release -p omelse -p greylse -p else-tests --bins --lib)
     "${SUDO[@]}" install -m 0644 "$PLAIN_TARGET/release/libomelse.so" "$RSYSLOG_MODDIR/omelse.so"
     # The DBA's loader for log files (README: "Loading existing log files").
     "${SUDO[@]}" install -m 0755 "$PLAIN_TARGET/release/else-load" /usr/local/bin/else-load
+    # The GreyLSE policy server (README "GreyLSE"; not started by setup).
+    "${SUDO[@]}" install -m 0755 "$PLAIN_TARGET/release/greylse" /usr/local/sbin/greylse
 }
 
 # The OS user that owns private clusters: initdb refuses root, so root's

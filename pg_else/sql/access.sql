@@ -54,3 +54,38 @@ GRANT SELECT ON ALL TABLES IN SCHEMA maillog TO else_admin;
 GRANT DELETE ON maillog.line TO else_admin;     -- e.g. forged lines, by writer
 GRANT INSERT, UPDATE, DELETE ON maillog.settings, maillog.groups, maillog.group_roles,
     maillog.group_hosts, maillog.group_domains TO else_admin;
+
+-- GreyLSE (greylse.sql): the daemon's role decides and registers; admins
+-- (else_admin, or a dedicated greylse_admin) manage lists and triplets.
+REVOKE ALL ON SCHEMA greylse FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA greylse FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA greylse FROM PUBLIC;
+DO $$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['greylse_daemon', 'greylse_admin'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END $$;
+GRANT USAGE ON SCHEMA greylse TO greylse_daemon, greylse_admin;
+GRANT EXECUTE ON FUNCTION
+    greylse.decide(inet, text, text, text, int, int, int, int, int, int),
+    greylse.expire(int, int, int),
+    greylse.hello(text, jsonb)
+    TO greylse_daemon;
+GRANT EXECUTE ON FUNCTION
+    greylse.add(text, text, text, interval, text),
+    greylse.remove(bigint),
+    greylse.remove(text, text, text),
+    greylse.expire_entry(bigint, timestamptz),
+    greylse.entries(text),
+    greylse.triplet(inet, text, text),
+    greylse.clear_triplet(inet, text, text),
+    greylse.settings(),
+    greylse.counts(timestamptz, timestamptz)
+    TO greylse_admin;
+GRANT SELECT ON ALL TABLES IN SCHEMA greylse TO greylse_admin;
+GRANT greylse_admin TO else_admin;

@@ -211,9 +211,9 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     IF search.status IS NOT NULL AND search.status NOT IN
-       ('sent', 'deferred', 'bounced', 'expired', 'rejected', 'held', 'discarded') THEN
+       ('sent', 'deferred', 'bounced', 'expired', 'rejected', 'held', 'discarded', 'greylisted') THEN
         RAISE EXCEPTION 'maillog.search: unknown status %', search.status
-            USING HINT = 'use one of sent, deferred, bounced, expired, rejected, held, discarded';
+            USING HINT = 'use one of sent, deferred, bounced, expired, rejected, held, discarded, greylisted';
     END IF;
     -- 1. Seeds: the lines matching the most selective filter given, from the
     -- day partitions and from the compacted days (maillog.archived, found by
@@ -268,9 +268,9 @@ BEGIN
                AND ((a.l).client = k_client OR (a.l).client_name = k_client)
                AND (a.l).at >= lo AND (a.l).at <= hi) u
             ORDER BY (u.l).at DESC LIMIT seed_limit);
-    ELSIF search.status IN ('bounced', 'deferred', 'expired', 'rejected', 'held', 'discarded') THEN
+    ELSIF search.status IN ('bounced', 'deferred', 'expired', 'rejected', 'held', 'discarded', 'greylisted') THEN
         statuses := CASE search.status
-                      WHEN 'rejected' THEN ARRAY['reject', 'milter-reject', 'proxy-reject']
+                      WHEN 'rejected' THEN ARRAY['reject', 'milter-reject', 'proxy-reject', 'rejected']
                       WHEN 'held' THEN ARRAY['hold', 'placed on hold']
                       WHEN 'discarded' THEN ARRAY['discard']
                       ELSE ARRAY[search.status] END;
@@ -288,7 +288,7 @@ BEGIN
         -- the window (any line, so journeys whose start was not logged count too);
         -- compacted days newest first, only as far as needed.
         seeds := ARRAY(SELECT l FROM maillog.line l
-                        WHERE (l.qid IS NOT NULL OR l.kind = 'reject')
+                        WHERE (l.qid IS NOT NULL OR l.kind IN ('reject', 'policy'))
                           AND l.at >= lo AND l.at <= hi
                           AND (search.host IS NULL OR l.host = search.host)
                         ORDER BY l.at DESC LIMIT seed_limit * 3);
@@ -296,7 +296,7 @@ BEGIN
             EXIT WHEN cardinality(seeds) >= seed_limit * 3;
             seeds := seeds || ARRAY(
                 SELECT a.l FROM maillog.archived a
-                 WHERE a.day = d AND ((a.l).qid IS NOT NULL OR (a.l).kind = 'reject')
+                 WHERE a.day = d AND ((a.l).qid IS NOT NULL OR (a.l).kind IN ('reject', 'policy'))
                    AND (a.l).at >= lo AND (a.l).at <= hi
                    AND (search.host IS NULL OR (a.l).host = search.host)
                  ORDER BY (a.l).at DESC LIMIT seed_limit * 3 - cardinality(seeds));

@@ -174,7 +174,7 @@ fn ingest_row(
     });
     let status = match ev.kind {
         Kind::Delivery => f.status,
-        Kind::Reject | Kind::Postsuper => f.action,
+        Kind::Reject | Kind::Postsuper | Kind::Policy => f.action,
         Kind::Expired => Some("expired"),
         Kind::Exchange => f.action,
         _ => None,
@@ -183,13 +183,17 @@ fn ingest_row(
         Kind::Queued
         | Kind::Pickup
         | Kind::Reject
+        | Kind::Policy
         | Kind::Exchange
         | Kind::Amavis
         | Kind::Expired => (f.sender, f.recipient),
         Kind::Delivery => (None, f.recipient),
         _ => (None, None),
     };
-    let client = matches!(ev.kind, Kind::Client | Kind::Reject | Kind::Exchange);
+    let client = matches!(
+        ev.kind,
+        Kind::Client | Kind::Reject | Kind::Policy | Kind::Exchange
+    );
     (
         at,
         uid,

@@ -23,6 +23,7 @@ extension_sql_file!(
     name = "api",
     requires = ["schema", journey::_correlate, journey::_trace, ingest::_key]
 );
+extension_sql_file!("../sql/greylse.sql", name = "greylse", requires = ["api"]);
 extension_sql_file!("../sql/access.sql", name = "access", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -179,7 +179,73 @@ pub(crate) fn build_entries<'a>(parsed: &[Parsed<'a>]) -> Vec<Entry<'a>> {
         }
     }
     entries.extend(current);
+    merge_policy(parsed, &mut entries);
     entries
+}
+
+/// A policy server's refusal and the `NOQUEUE: reject: RCPT` smtpd logged for
+/// it are one attempt: the policy line joins the smtpd entry (same client and
+/// recipient, at most 2 s apart, on any host: the policy server may log
+/// elsewhere), which then takes the policy's status (greylisted) and keeps
+/// Postfix's reply. A policy refusal without such a line stays on its own.
+fn merge_policy(parsed: &[Parsed], entries: &mut Vec<Entry>) {
+    let single = |e: &Entry, kind: Kind| {
+        e.queue_id.is_none() && e.lines.len() == 1 && parsed[e.lines[0]].event.kind == kind
+    };
+    let key = |e: &Entry| -> Option<(String, String)> {
+        Some((
+            e.client_ip?.to_owned(),
+            e.rcpts.first()?.addr.to_ascii_lowercase(),
+        ))
+    };
+    let mut smtpd: HashMap<(String, String), Vec<usize>> = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        if single(e, Kind::Reject) {
+            if let Some(k) = key(e) {
+                smtpd.entry(k).or_default().push(i);
+            }
+        }
+    }
+    if smtpd.is_empty() {
+        return;
+    }
+    let mut gone = vec![false; entries.len()];
+    let mut taken = vec![false; entries.len()];
+    for pi in 0..entries.len() {
+        if !single(&entries[pi], Kind::Policy) {
+            continue;
+        }
+        let Some(cands) = key(&entries[pi]).and_then(|k| smtpd.get(&k)) else {
+            continue;
+        };
+        let at = entries[pi].start;
+        let Some(&ti) = cands
+            .iter()
+            .filter(|&&t| !taken[t] && (entries[t].start - at).abs() <= 2_000_000)
+            .min_by_key(|&&t| (entries[t].start - at).abs())
+        else {
+            continue;
+        };
+        taken[ti] = true;
+        gone[pi] = true;
+        let (line, status) = (entries[pi].lines[0], entries[pi].rcpts[0].status);
+        let t = &mut entries[ti];
+        t.lines.push(line);
+        t.lines.sort_by_key(|&i| parsed[i].line.at);
+        t.start = t.start.min(at);
+        t.end = t.end.max(at);
+        for r in &mut t.rcpts {
+            r.status = status;
+        }
+        if let Some(v) = &mut t.verdict {
+            v.status = status;
+        }
+    }
+    let mut i = 0;
+    entries.retain(|_| {
+        i += 1;
+        !gone[i - 1]
+    });
 }
 
 fn queue_id_of<'a>(p: &Parsed<'a>) -> Option<&'a str> {
@@ -190,7 +256,7 @@ fn queue_id_of<'a>(p: &Parsed<'a>) -> Option<&'a str> {
 /// a journey of its own; `NOQUEUE: filter/warn/info/...` and `proxy-accept` are not.
 fn is_refusal(e: &Event) -> bool {
     let f = &e.fields;
-    e.kind == Kind::Reject
+    matches!(e.kind, Kind::Reject | Kind::Policy)
         && f.action.and_then(Status::from_action).is_some()
         && (f.recipient.is_some() || f.sender.is_some() || f.client_ip.is_some())
 }
@@ -239,7 +305,7 @@ fn apply<'a>(e: &mut Entry<'a>, i: usize, p: &Parsed<'a>) {
                 upsert(e, addr, f.orig_recipient, status, p, f.next_queue_id);
             }
         }
-        Kind::Reject => {
+        Kind::Reject | Kind::Policy => {
             let Some(status) = f.action.and_then(Status::from_action) else {
                 return;
             };

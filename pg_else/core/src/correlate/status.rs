@@ -10,6 +10,8 @@ pub enum Status {
     Rejected,
     Held,
     Discarded,
+    /// Refused for now by a greylisting policy server; a retry may be accepted.
+    Greylisted,
 }
 
 impl Status {
@@ -22,6 +24,7 @@ impl Status {
             Status::Rejected => "rejected",
             Status::Held => "held",
             Status::Discarded => "discarded",
+            Status::Greylisted => "greylisted",
         }
     }
 
@@ -41,6 +44,9 @@ impl Status {
     pub fn from_action(action: &str) -> Option<Status> {
         Some(match action {
             "reject" | "milter-reject" | "proxy-reject" => Status::Rejected,
+            // A policy server's words (Kind::Policy).
+            "rejected" => Status::Rejected,
+            "greylisted" => Status::Greylisted,
             "hold" | "milter-hold" => Status::Held,
             "discard" | "milter-discard" => Status::Discarded,
             _ => return None,

@@ -375,3 +375,36 @@ fn held_message_reads_held_until_released_and_delivered() {
     ]);
     assert_eq!(one(&released).status, Status::Sent);
 }
+
+const GREYLSE_NEW: &str = "decision: action=greylisted reason=new client=192.0.2.1 client_name=a.example helo=a.example sender=<a@example.org> recipient=<b@example.net> triplet=new spf=pass delay=300 instance=1.2 greylse=gw";
+const NOQUEUE_GREY: &str = "NOQUEUE: reject: RCPT from a.example[192.0.2.1]: 450 4.7.1 <b@example.net>: Recipient address rejected: Greylisted, please try again in 300 seconds; from=<a@example.org> to=<b@example.net> proto=ESMTP helo=<a.example>";
+
+#[test]
+fn a_greylisting_decision_and_its_smtpd_reject_are_one_attempt() {
+    // The policy server logs on another host, a second apart.
+    let o = one(&[
+        (0, "gw", "greylse", GREYLSE_NEW),
+        (1, "mx", SMTPD, NOQUEUE_GREY),
+    ]);
+    assert_eq!(o.status, Status::Greylisted);
+    assert_eq!(o.host, "mx", "the attempt is the mail server's");
+    assert_eq!(o.dsn.as_deref(), Some("4.7.1"), "Postfix's reply is kept");
+    assert_eq!(o.recipient.as_deref(), Some("b@example.net"));
+    assert_eq!(o.sender.as_deref(), Some("a@example.org"));
+    // Alone (Postfix's line not at hand), the decision is the attempt.
+    let o = one(&[(0, "gw", "greylse", GREYLSE_NEW)]);
+    assert_eq!((o.status, o.host.as_str()), (Status::Greylisted, "gw"));
+    assert_eq!(o.response.as_deref(), Some("new"));
+    // Too far apart: two attempts.
+    assert_eq!(
+        run(&[
+            (0, "gw", "greylse", GREYLSE_NEW),
+            (5, "mx", SMTPD, NOQUEUE_GREY)
+        ])
+        .len(),
+        2
+    );
+    // An accepted decision is no journey of its own.
+    let ok = "decision: action=accepted reason=passed client=192.0.2.1 client_name=a.example helo=a.example sender=<a@example.org> recipient=<b@example.net> triplet=passed spf=pass delay=0 instance=3.4 greylse=gw";
+    assert!(run(&[(400, "gw", "greylse", ok)]).is_empty());
+}

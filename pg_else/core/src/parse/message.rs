@@ -1,6 +1,6 @@
 //! Dispatch of a message body to the parser of its program.
 use super::header::message_body;
-use super::{amavis, dovecot, exchange, postfix, Event};
+use super::{amavis, dovecot, exchange, greylse, postfix, Event};
 
 /// Parse the message body logged by `program` (`postfix/smtpd`, `amavis`, ...).
 ///
@@ -38,6 +38,9 @@ pub fn parse_message<'a>(program: &str, message: &'a str) -> Event<'a> {
     // still names the Postfix daemon, as for bare daemon names below.
     if first.len() < program.len() && postfix::is_daemon(daemon) {
         return postfix::parse(daemon, message);
+    }
+    if daemon == "greylse" {
+        return greylse::parse(message);
     }
     match program {
         "amavis" | "amavisd" | "amavisd-new" => amavis::parse(message),

@@ -11,6 +11,7 @@ mod amavis;
 mod display;
 mod dovecot;
 mod exchange;
+mod greylse;
 pub mod header;
 mod message;
 pub mod postfix;
@@ -70,6 +71,8 @@ pub enum Kind {
     Exchange,
     /// SASL authentication failure
     SaslFailure,
+    /// A policy server's decision on one RCPT TO (GreyLSE: greylisted, rejected, accepted, ...)
+    Policy,
     /// `warning:` lines of any Postfix program
     Warning,
     /// `fatal:` / `panic:` / `error:` lines
@@ -79,7 +82,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 25] = [
+    pub const ALL: [Kind; 26] = [
         Kind::Connect,
         Kind::Disconnect,
         Kind::LostConnection,
@@ -102,6 +105,7 @@ impl Kind {
         Kind::Dovecot,
         Kind::Exchange,
         Kind::SaslFailure,
+        Kind::Policy,
         Kind::Warning,
         Kind::Fatal,
         Kind::Other,
@@ -131,6 +135,7 @@ impl Kind {
             Kind::Dovecot => "dovecot",
             Kind::Exchange => "exchange",
             Kind::SaslFailure => "sasl-failure",
+            Kind::Policy => "policy",
             Kind::Warning => "warning",
             Kind::Fatal => "fatal",
             Kind::Other => "other",
