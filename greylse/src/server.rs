@@ -121,7 +121,11 @@ pub async fn handle(
         };
         state.store.decide(&q).await
     };
-    let memo_key = (instance.to_owned(), raw_sender.to_lowercase());
+    // Same transaction, client and sender: the same SPF answer.
+    let memo_key = (
+        format!("{instance} {ip} {}", helo.to_lowercase()),
+        raw_sender.to_lowercase(),
+    );
     let cached = memo
         .as_ref()
         .filter(|(i, s, _)| !i.is_empty() && (i, s) == (&memo_key.0, &memo_key.1))

@@ -303,6 +303,17 @@ BEGIN
         END LOOP;
     END IF;
 
+    -- A policy server's refusal and the smtpd reject it caused are one attempt
+    -- (the correlator joins them): bring the reject lines of policy seeds
+    -- (same recipient and client, 2 s around) when the seeds lack them.
+    IF EXISTS (SELECT 1 FROM unnest(seeds) p WHERE p.kind = 'policy') THEN
+        seeds := ARRAY(SELECT DISTINCT ON (x.uid) x FROM unnest(seeds || ARRAY(
+            SELECT l FROM unnest(seeds) p JOIN maillog.line l
+                ON reverse(l.rcpt) = reverse(p.rcpt) AND l.kind = 'reject' AND l.client = p.client
+               AND l.at BETWEEN p.at - interval '2 seconds' AND p.at + interval '2 seconds'
+             WHERE p.kind = 'policy')) x);
+    END IF;
+
     -- 2. Gather the seeds' journeys, 3. correlate, 4. filter on the outcome.
     RETURN QUERY
     WITH s AS (SELECT * FROM unnest(seeds)),
