@@ -13,7 +13,7 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub listen: Listen,
@@ -183,19 +183,6 @@ impl Default for Log {
             socket: "/dev/log".into(),
             instance: hostname(),
             budget_ms: 5000,
-        }
-    }
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: Listen::default(),
-            database: Database::default(),
-            greylist: Greylist::default(),
-            lists: Lists::default(),
-            spf: Spf::default(),
-            log: Log::default(),
         }
     }
 }
