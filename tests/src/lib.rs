@@ -8,6 +8,7 @@ pub mod omelse;
 pub mod pflogsumm;
 pub mod pg;
 pub mod postfix;
+pub mod rng;
 pub mod rsyslog;
 pub mod sys;
 

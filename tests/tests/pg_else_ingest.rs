@@ -33,16 +33,10 @@ fn metric(s: &[(String, i64)], name: &str) -> i64 {
         .1
 }
 
-/// Deterministic shuffle (xorshift), so a failure is reproducible.
+/// Deterministic shuffle, so a failure is reproducible.
 fn shuffled(lines: &[String], seed: u64) -> Vec<String> {
     let mut v = lines.to_vec();
-    let mut x = seed | 1;
-    for i in (1..v.len()).rev() {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        v.swap(i, (x % (i as u64 + 1)) as usize);
-    }
+    else_tests::rng::Rng::new(seed).shuffle(&mut v);
     v
 }
 

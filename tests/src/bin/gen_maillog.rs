@@ -11,22 +11,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::io::{BufWriter, Write};
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        // xorshift64*: small, fast and good enough for log variety.
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+use else_tests::rng::Rng;
 
 /// Postfix short queue IDs: 10 upper-case hex digits, unique per counter value.
 fn qid(counter: u64) -> String {
@@ -460,7 +445,7 @@ fn main() {
     // Expired messages log 5 days later: keep them only when that is in the past.
     let horizon_ms = now * 1000;
     let mut g = Gen {
-        rng: Rng(seed | 1),
+        rng: Rng::new(seed | 1),
         counter: 0,
         seq: 0,
         heap: BinaryHeap::new(),
