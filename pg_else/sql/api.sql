@@ -168,7 +168,8 @@ CREATE TYPE maillog.journey AS (
     received_at timestamptz, host text, queue_id text, sender text, recipient text,
     orig_recipient text, status text, dsn text, relay text, delay float8, response text,
     client text, sasl_username text, message_id text, size bigint, client_name text,
-    finished_at timestamptz, path text[], notification text, notification_of text);
+    finished_at timestamptz, path text[], notification text, notification_of text,
+    retried_as text);
 
 CREATE FUNCTION maillog.search(
     sender text DEFAULT NULL,
@@ -346,7 +347,7 @@ BEGIN
            CASE WHEN o.full_row THEN o.recipient END, CASE WHEN o.full_row THEN o.orig_recipient END,
            o.status, o.dsn, CASE WHEN o.full_row THEN o.relay END, o.delay,
            CASE WHEN o.full_row THEN o.response END, o.client, o.sasl_username, o.message_id, o.size,
-           o.client_name, o.finished_at, o.path, o.notification, o.notification_of
+           o.client_name, o.finished_at, o.path, o.notification, o.notification_of, o.retried_as
       FROM w o
      WHERE (o.on_host OR o.rcpt_in OR o.any_rcpt_in OR o.sender_in)
        -- A recipient filter matches only recipients the caller may see.

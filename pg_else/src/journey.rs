@@ -61,6 +61,7 @@ fn _correlate<'a>(
         name!(path, Vec<String>),
         name!(notification, Option<String>),
         name!(notification_of, Option<String>),
+        name!(retried_as, Option<String>),
     ),
 > {
     let lines = lines(&at, &host, &program, &qid, &msg);
@@ -88,6 +89,7 @@ fn _correlate<'a>(
                 o.path,
                 o.notification,
                 o.notification_of,
+                o.retried_as,
             )
         })
         .collect();

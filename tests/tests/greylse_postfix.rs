@@ -11,7 +11,8 @@
 //! after the (shortened) delay is accepted and delivered, a blacklisted
 //! sender is rejected, a whitelisted client passes at once, and
 //! `maillog.search` shows each outcome (the greylisted attempt as one row:
-//! greylse's decision joined to mx's `NOQUEUE: reject`).
+//! greylse's decision joined to mx's `NOQUEUE: reject`, naming the accepted
+//! message of its retry in `retried_as`).
 use else_tests::greylse::Greylse;
 use else_tests::omelse::WRITER;
 use else_tests::pg::Cluster;
@@ -147,6 +148,32 @@ fn postfix_is_greylisted_then_delivers_and_search_shows_it() {
         "Postfix's reply names the delay: {bob:#?}"
     );
     assert_eq!(bob.iter().filter(|x| x.1 == "sent").count(), 1, "{bob:#?}");
+    // Each greylisted attempt names the message its retry became.
+    let links: Vec<(String, Option<String>)> = db
+        .query(
+            "SELECT status, coalesce(retried_as, host || ':' || queue_id)
+               FROM maillog.search(recipient => 'bob@example.org')",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let sent = links
+        .iter()
+        .find(|l| l.0 == "sent")
+        .and_then(|l| l.1.clone());
+    assert!(
+        sent.as_deref().is_some_and(|s| s.starts_with("mx:")),
+        "{links:?}"
+    );
+    assert!(
+        links
+            .iter()
+            .filter(|l| l.0 == "greylisted")
+            .all(|l| l.1 == sent),
+        "{links:?}"
+    );
 
     // 2. A blacklisted sender is rejected at RCPT TO.
     admin

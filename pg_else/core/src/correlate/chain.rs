@@ -38,6 +38,9 @@ pub struct Outcome {
     pub notification: Option<String>,
     /// For a notification: the queue ID of the message it reports on.
     pub notification_of: Option<String>,
+    /// For a greylisted attempt: `host:queue_id` of the later accepted
+    /// message of the same triplet (see [`link_retries`]).
+    pub retried_as: Option<String>,
 }
 
 struct Graph<'a> {
@@ -149,6 +152,7 @@ pub fn correlate(lines: &[Line]) -> Vec<Outcome> {
                 .notification_of
                 .get(&i)
                 .and_then(|&o| owned(g.entries[o].queue_id)),
+            retried_as: None,
         };
         let mut done: Vec<Journey> = Vec::new();
         let mut start = Journey {
@@ -174,7 +178,56 @@ pub fn correlate(lines: &[Line]) -> Vec<Outcome> {
             out.push(j.o);
         }
     }
+    link_retries(&mut out);
     out
+}
+
+/// Greylisting retry window: a retry later than this is another message.
+const RETRY_WINDOW_US: i64 = 2 * 86_400 * 1_000_000;
+
+/// A greylisted attempt and the message the client later got accepted are
+/// the same mail: same sender and recipient, a client in the same network
+/// (IPv4 /24, IPv6 /64, greylisting's default), within two days. The
+/// attempt names the first such message.
+fn link_retries(out: &mut [Outcome]) {
+    let net = |ip: &str| -> Option<String> {
+        match ip.parse::<std::net::IpAddr>().ok()? {
+            std::net::IpAddr::V4(a) => {
+                let o = a.octets();
+                Some(format!("{}.{}.{}", o[0], o[1], o[2]))
+            }
+            std::net::IpAddr::V6(a) => Some(format!("{:x?}", &a.segments()[..4])),
+        }
+    };
+    let key = |o: &Outcome| -> Option<(String, String, String)> {
+        Some((
+            net(o.client.as_deref()?)?,
+            o.sender.as_deref()?.to_ascii_lowercase(),
+            o.recipient.as_deref()?.to_ascii_lowercase(),
+        ))
+    };
+    let mut accepted: HashMap<(String, String, String), Vec<(i64, String)>> = HashMap::new();
+    for o in out.iter() {
+        if let (Some(q), Some(k)) = (&o.queue_id, key(o)) {
+            accepted
+                .entry(k)
+                .or_default()
+                .push((o.received_at, format!("{}:{q}", o.host)));
+        }
+    }
+    if accepted.is_empty() {
+        return;
+    }
+    for o in out.iter_mut().filter(|o| o.status == Status::Greylisted) {
+        let Some(later) = key(o).and_then(|k| accepted.get(&k)) else {
+            continue;
+        };
+        o.retried_as = later
+            .iter()
+            .filter(|(at, _)| *at >= o.received_at && *at - o.received_at <= RETRY_WINDOW_US)
+            .min()
+            .map(|(_, hop)| hop.clone());
+    }
 }
 
 /// An outcome under construction with the entries it passed through.

@@ -404,6 +404,18 @@ fn a_greylisting_decision_and_its_smtpd_reject_are_one_attempt() {
         .len(),
         2
     );
+    // The retry after the delay is accepted: the attempt names that message.
+    let out = run(&[
+        (0, "gw", "greylse", GREYLSE_NEW),
+        (1, "mx", SMTPD, NOQUEUE_GREY),
+        (400, "mx", SMTPD, "C0FFEE1234: client=a.example[192.0.2.1]"),
+        (400, "mx", QMGR, "C0FFEE1234: from=<a@example.org>, size=100, nrcpt=1 (queue active)"),
+        (401, "mx", SMTP, "C0FFEE1234: to=<b@example.net>, relay=r[198.51.100.1]:25, delay=1, delays=0/0/1/0, dsn=2.0.0, status=sent (250 ok)"),
+    ]);
+    assert_eq!(out.len(), 2, "{out:#?}");
+    assert_eq!(out[0].status, Status::Greylisted);
+    assert_eq!(out[0].retried_as.as_deref(), Some("mx:C0FFEE1234"));
+    assert_eq!(out[1].retried_as, None);
     // An accepted decision is no journey of its own.
     let ok = "decision: action=accepted reason=passed client=192.0.2.1 client_name=a.example helo=a.example sender=<a@example.org> recipient=<b@example.net> triplet=passed spf=pass delay=0 instance=3.4 greylse=gw";
     assert!(run(&[(400, "gw", "greylse", ok)]).is_empty());
