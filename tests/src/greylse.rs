@@ -67,9 +67,10 @@ impl Greylse {
             }
         };
         let conf = format!(
-            "[listen]\ntcp = [\"127.0.0.1:{port}\"]\nrequest_timeout_s = 2\nidle_timeout_s = 30\n\
+            "[listen]\ntcp = [\"127.0.0.1:{port}\"]\nunix = \"{}\"\nrequest_timeout_s = 2\nidle_timeout_s = 30\nmax_connections = 1000\n\
              [database]\nconninfo = \"{}\"\nconnections = 2\n\
              [log]\nsocket = \"{}\"\ninstance = \"gw-test\"\nbudget_ms = 1500\n{extra}\n",
+            dir.path().join("policy.sock").display(),
             cluster.dsn_for(DAEMON_ROLE),
             log_path.display()
         );
@@ -93,6 +94,11 @@ impl Greylse {
             TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
         g
+    }
+
+    /// The daemon's UNIX socket.
+    pub fn unix_socket(&self) -> PathBuf {
+        self.dir.path().join("policy.sock")
     }
 
     pub fn pid(&self) -> u32 {

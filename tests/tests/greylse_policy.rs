@@ -296,6 +296,35 @@ fn hostile_clients_get_bounded_time_and_memory() {
         g.log_lines().iter().rev().take(5).collect::<Vec<_>>(),
         g.stderr()
     );
+    // 1,100 idle connections: those over max_connections (1,000) are closed
+    // at once, the daemon stays small, and a connection made before still
+    // gets its answers. Closed idle connections free their slots.
+    let idle: Vec<std::net::TcpStream> = (0..1100)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", g.port)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut over = PolicyClient::connect(g.port);
+    assert!(over.closed(), "over the limit: closed at accept");
+    assert!(c
+        .ask("192.0.2.1", "a@x.example", "f@y.example")
+        .starts_with(DEFER));
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(500));
+    let mut again = PolicyClient::connect(g.port);
+    assert!(again
+        .ask("192.0.2.1", "a@x.example", "g@y.example")
+        .starts_with(DEFER));
+    // The UNIX socket speaks the same protocol.
+    let mut u = std::os::unix::net::UnixStream::connect(g.unix_socket()).unwrap();
+    std::io::Write::write_all(
+        &mut u,
+        request("192.0.2.1", "a@x.example", "h@y.example").as_bytes(),
+    )
+    .unwrap();
+    let mut answer = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(&u), &mut answer).unwrap();
+    assert!(answer.starts_with(&format!("action={DEFER}")), "{answer}");
+
     // The first connection still works after all that.
     assert!(c
         .ask("192.0.2.1", "a@x.example", "e@y.example")
