@@ -1,5 +1,5 @@
 //! SQL entry points of the correlator: the database gathers candidate lines
-//! (schema.sql, `maillog.search`/`maillog.trace`) and hands them over as arrays.
+//! (api.sql, `maillog.search`/`maillog.trace`) and hands them over as arrays.
 use crate::time;
 use maillog_core::correlate::{correlate, trace, Line};
 use pgrx::datum::TimestampWithTimeZone;

@@ -82,35 +82,6 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 26] = [
-        Kind::Connect,
-        Kind::Disconnect,
-        Kind::LostConnection,
-        Kind::Client,
-        Kind::Pickup,
-        Kind::Reject,
-        Kind::MessageId,
-        Kind::Queued,
-        Kind::Removed,
-        Kind::Expired,
-        Kind::Delivery,
-        Kind::Notification,
-        Kind::Postsuper,
-        Kind::Tls,
-        Kind::Postscreen,
-        Kind::Dnsblog,
-        Kind::Anvil,
-        Kind::Master,
-        Kind::Amavis,
-        Kind::Dovecot,
-        Kind::Exchange,
-        Kind::SaslFailure,
-        Kind::Policy,
-        Kind::Warning,
-        Kind::Fatal,
-        Kind::Other,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Connect => "connect",
@@ -140,12 +111,6 @@ impl Kind {
             Kind::Fatal => "fatal",
             Kind::Other => "other",
         }
-    }
-
-    // Part of the public contract (returns Option, so not `FromStr`).
-    #[allow(clippy::should_implement_trait)]
-    pub fn from_str(s: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.as_str() == s)
     }
 }
 

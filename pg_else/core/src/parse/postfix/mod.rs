@@ -14,8 +14,6 @@ mod qmgr;
 mod reject;
 mod smtpd;
 
-pub use delivery::parse_delivery;
-
 const DAEMONS: [&str; 26] = [
     "smtpd",
     "postscreen",
