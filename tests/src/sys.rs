@@ -42,13 +42,26 @@ pub fn run(cmd: &mut Command) -> String {
 }
 
 /// Poll `cond` every 20 ms until it holds or `timeout` passes.
-pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, timeout: Duration, cond: impl FnMut() -> bool) {
+    wait_for_or(what, timeout, cond, String::new);
+}
+
+/// [`wait_for`], and on timeout the panic message adds `describe()` (logs,
+/// the last answer) so that the failure says why.
+pub fn wait_for_or(
+    what: &str,
+    timeout: Duration,
+    mut cond: impl FnMut() -> bool,
+    describe: impl Fn() -> String,
+) {
     let start = Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < timeout,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        if start.elapsed() > timeout {
+            panic!(
+                "timed out after {timeout:?} waiting for {what}\n{}",
+                describe()
+            );
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }

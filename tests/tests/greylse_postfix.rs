@@ -18,7 +18,8 @@ use else_tests::omelse::WRITER;
 use else_tests::pg::Cluster;
 use else_tests::postfix::{smtp_send, Postfix, SmtpSink};
 use else_tests::rsyslog::{relp_backend, relp_forwarder};
-use std::time::{Duration, Instant};
+use else_tests::sys::wait_for_or;
+use std::time::Duration;
 
 fn rows(db: &mut postgres::Client, args: &str) -> Vec<(String, String, String, String)> {
     db.query(
@@ -40,19 +41,17 @@ fn wait_rows(
     want: impl Fn(&[(String, String, String, String)]) -> bool,
     diag: impl Fn() -> String,
 ) -> Vec<(String, String, String, String)> {
-    let start = Instant::now();
-    loop {
-        let r = rows(db, args);
-        if want(&r) {
-            return r;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "search({args}) gave {r:#?}\n{}",
-            diag()
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    }
+    let mut last = Vec::new();
+    wait_for_or(
+        &format!("search({args})"),
+        Duration::from_secs(120),
+        || {
+            last = rows(db, args);
+            want(&last)
+        },
+        diag,
+    );
+    last
 }
 
 #[test]

@@ -27,7 +27,7 @@
 use else_tests::pg::Cluster;
 use else_tests::postfix::{smtp_send, ExchangeSmtp, Postfix, SmtpSink};
 use else_tests::rsyslog::{relp_backend, relp_forwarder};
-use else_tests::sys::{free_port, require, run};
+use else_tests::sys::{free_port, require, run, wait_for_or};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -102,25 +102,6 @@ fn status_of(rows: &[Row], rcpt: &str) -> Option<String> {
     rows.iter()
         .find(|r| r.recipient.eq_ignore_ascii_case(rcpt))
         .map(|r| r.status.clone())
-}
-
-/// Poll until `cond` holds; on timeout, panic with `describe()`.
-fn poll(
-    what: &str,
-    timeout: Duration,
-    mut cond: impl FnMut() -> bool,
-    describe: impl Fn() -> String,
-) {
-    let start = Instant::now();
-    while !cond() {
-        if start.elapsed() > timeout {
-            panic!(
-                "timed out after {timeout:?} waiting for {what}\n{}",
-                describe()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 const MIXED_ID: &str = "e2e-mixed@example.org";
@@ -379,7 +360,7 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
     };
     {
         let db2 = std::cell::RefCell::new(cluster.connect());
-        poll(
+        wait_for_or(
             "every message's outcome in maillog.search",
             Duration::from_secs(180),
             || {
@@ -556,7 +537,7 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
     mbox.stop();
     let written = |p: &Postfix| p.log_lines().len() as i64;
     let mut last = (-1, -1);
-    poll(
+    wait_for_or(
         "the maillog files to stop growing",
         Duration::from_secs(30),
         || {
@@ -576,7 +557,7 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
     {
         let db2 = std::cell::RefCell::new(cluster.connect());
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            poll(
+            wait_for_or(
                 "all Postfix lines in maillog.line",
                 Duration::from_secs(120),
                 || stored(&mut db2.borrow_mut()) == (mx_written, mbox_written),
@@ -674,7 +655,7 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
     std::fs::write(exdir.path().join("MSGTRK2026112904-1.LOG"), file).unwrap();
     {
         let db2 = std::cell::RefCell::new(cluster.connect());
-        poll(
+        wait_for_or(
             "the Exchange rows in maillog.line",
             Duration::from_secs(120),
             || {
