@@ -6,6 +6,10 @@ use crate::ffi::libpq::{
     self, Conn, Poll, Ready, PGRES_COMMAND_OK, PGRES_COPY_IN, PGRES_TUPLES_OK,
 };
 use std::ffi::{CStr, CString};
+
+/// Connection-string checks for the layers above (rsyslog's config parsing,
+/// else-load): libpq parses, nothing connects.
+pub use crate::ffi::libpq::{conninfo_is_valid, conninfo_values};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

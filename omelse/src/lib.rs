@@ -20,10 +20,11 @@
 //! * Every database operation is non-blocking with a poll deadline, so a hung
 //!   server never holds a worker (or rsyslogd's shutdown) for long.
 //!
-//! Layout: `ffi/` is the only place with `unsafe` (rsyslog ABI, libpq,
-//! statsobj); `config`, `encode`, `db`, `worker`, `stats`, `spool`, `journal`,
-//! `drain` and `load`
-//! (the `else-load` command's reading and streaming) are safe code.
+//! Layout, top to bottom (each layer calls only the ones below it):
+//! `ffi/rsyslog/` (rsyslog's module ABI and statsobj, `unsafe`) → the safe
+//! code: `config`, `worker`, `drain`, `journal`, `spool`, `encode`, `stats`,
+//! `load` (the `else-load` command) → `db` (one PostgreSQL session) →
+//! `ffi/libpq` (the libpq bindings, `unsafe`).
 
 pub mod config;
 pub mod db;

@@ -1,5 +1,5 @@
 //! Counters of one action. rsyslog's impstats reads them through the
-//! statsobj registered in `ffi::stats` (it reads plain 64-bit words; the
+//! statsobj registered in `ffi::rsyslog::stats` (it reads plain 64-bit words; the
 //! atomics have the same layout).
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 

@@ -2,7 +2,7 @@
 //! pg_else's `maillog.inbox`, byte for byte, as omelse would store them.
 //! Needs only INSERT on the inbox (no superuser, no server-side file access).
 use omelse::config::{ActionConfig, RawParams};
-use omelse::ffi::libpq::conninfo_is_valid;
+use omelse::db::conninfo_is_valid;
 use omelse::load::{load, open, Reference};
 use std::io::BufRead;
 use std::process::ExitCode;

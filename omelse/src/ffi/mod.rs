@@ -1,16 +1,9 @@
-//! The only `unsafe` code: rsyslog's module ABI (entry points, parameter
-//! blocks, templates, statsobj) and the libpq bindings.
-//!
-//! The rsyslog parts reference symbols that only rsyslogd exports, so they
-//! are left out of unit-test builds (which link no rsyslogd).
+//! The only `unsafe` code, in two layers that never call each other:
+//! * `rsyslog/`: what rsyslogd calls (module ABI, parameters, statsobj); it
+//!   calls down into the safe code (`worker`, `drain`, `config`, `db`);
+//! * `libpq`: the bindings the safe database code (`db`, `load`) calls.
 
 pub mod libpq;
 
 #[cfg(not(test))]
-mod entry;
-#[cfg(not(test))]
-mod params;
-#[cfg(not(test))]
 mod rsyslog;
-#[cfg(not(test))]
-mod stats;

@@ -1,6 +1,6 @@
 //! impstats counters through rsyslog's statsobj interface (version 13 in
 //! 8.2302; the core refuses other versions, then we simply run without).
-use super::rsyslog::{RsRet, RS_RET_OK};
+use super::abi::{RsRet, RS_RET_OK};
 use crate::stats::Stats;
 use std::ffi::{c_int, c_void, CString};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,11 +1,11 @@
 //! The entry points rsyslogd calls. Each one only converts pointers and
 //! return codes and runs its body through `guarded` (no cancellation, panics
 //! caught); the logic lives in the safe modules.
-use super::libpq::{conninfo_is_valid, conninfo_values};
+use super::abi::*;
 use super::params;
-use super::rsyslog::*;
 use super::stats::{register, Registration};
 use crate::config::{ActionConfig, DEFAULT_TEMPLATE_LINE};
+use crate::db::{conninfo_is_valid, conninfo_values};
 use crate::drain::Drainers;
 use crate::error::ConfigError;
 use crate::worker::{Outcome, Shared, Worker};

@@ -1,5 +1,5 @@
 //! The action parameter block and reading it through `nvlstGetParams`.
-use super::rsyslog::*;
+use super::abi::*;
 use crate::config::RawParams;
 use std::ffi::{c_char, c_void, CStr};
 
