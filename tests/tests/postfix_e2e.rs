@@ -416,327 +416,369 @@ fn postfix_two_hosts_content_filter_exchange_end_to_end() {
     assert_eq!(discarded.len(), 1, "{discarded:#?}");
     assert_eq!(discarded[0].sender, "alice@example.org");
 
+    // --- the checks: each a scenario of its own, so that one failure does not
+    // hide the others (all run; the test fails at the end naming each failed one).
+    let mut failed: Vec<&str> = Vec::new();
+    let mut scenario = |name: &'static str, f: &mut dyn FnMut()| {
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).is_err() {
+            failed.push(name);
+        }
+    };
     // --- search: details of each outcome -----------------------------------------
-    let inbound = search(&mut db, &format!("message_id => '<{INBOUND_ID}>'"));
-    let carol = inbound
-        .iter()
-        .find(|r| r.recipient == "carol@example.org")
-        .unwrap();
-    assert_eq!(carol.sender, "ext@outside.test");
-    assert_eq!(carol.host, "mx", "the journey starts on mx: {carol:?}");
-    let hosts: Vec<&str> = carol
-        .path
-        .iter()
-        .map(|h| h.split(':').next().unwrap())
-        .collect();
-    assert_eq!(
-        hosts,
-        ["mx", "mx", "mbox"],
-        "mx -> content filter -> mx -> mbox: {carol:?}"
-    );
-    assert_eq!(carol.path[0], format!("mx:{}", carol.queue_id), "{carol:?}");
-    assert!(carol.relay.contains("virtual"), "{carol:?}");
-
-    let mixed = search(&mut db, &format!("message_id => '<{MIXED_ID}>'"));
-    let row = |r: &str| mixed.iter().find(|x| x.recipient == r).unwrap().clone();
-    assert_eq!(row("bob@example.org").path.len(), 3, "{mixed:#?}");
-    assert!(row("bob@example.org").path[2].starts_with("mbox:"));
-    assert!(row("xavier@remote.test")
-        .relay
-        .contains(&ok_sink.port.to_string()));
-    assert!(row("yann@defer.test").dsn.starts_with("4."), "{mixed:#?}");
-    assert!(row("zoe@bounce.test").dsn.starts_with("5."), "{mixed:#?}");
-    let notice = mixed
-        .iter()
-        .map(|r| r.notification.clone())
-        .find(|n| !n.is_empty())
-        .unwrap_or_else(|| panic!("no bounce notification on the mixed journey: {mixed:#?}"));
-    let alice = search(&mut db, "recipient => 'alice@example.org'");
-    let alice_notice = alice
-        .iter()
-        .find(|r| r.sender.is_empty() || r.sender == "<>")
-        .unwrap_or_else(|| panic!("the notice journey to alice: {alice:#?}"));
-    assert!(!alice_notice.notification_of.is_empty(), "{alice_notice:?}");
-    assert_eq!(alice_notice.status, "sent");
-    assert!(
-        mixed.iter().any(|r| r
+    scenario("search details", &mut || {
+        let mut db = cluster.connect();
+        let inbound = search(&mut db, &format!("message_id => '<{INBOUND_ID}>'"));
+        let carol = inbound
+            .iter()
+            .find(|r| r.recipient == "carol@example.org")
+            .unwrap();
+        assert_eq!(carol.sender, "ext@outside.test");
+        assert_eq!(carol.host, "mx", "the journey starts on mx: {carol:?}");
+        let hosts: Vec<&str> = carol
             .path
             .iter()
-            .any(|h| h.ends_with(&format!(":{}", alice_notice.notification_of)))),
-        "the notice reports on a hop of the mixed message: {alice_notice:?} vs {mixed:#?}"
-    );
+            .map(|h| h.split(':').next().unwrap())
+            .collect();
+        assert_eq!(
+            hosts,
+            ["mx", "mx", "mbox"],
+            "mx -> content filter -> mx -> mbox: {carol:?}"
+        );
+        assert_eq!(carol.path[0], format!("mx:{}", carol.queue_id), "{carol:?}");
+        assert!(carol.relay.contains("virtual"), "{carol:?}");
 
-    // Refused at RCPT time: NOQUEUE rejects are journeys of their own.
-    let rejected = search(&mut db, "status => 'rejected'");
-    for (rcpt, dsn) in [
-        ("nobody@example.org", "5.1.1"),
-        ("someone@elsewhere.test", "5.7.1"),
-    ] {
-        let r = rejected
+        let mixed = search(&mut db, &format!("message_id => '<{MIXED_ID}>'"));
+        let row = |r: &str| mixed.iter().find(|x| x.recipient == r).unwrap().clone();
+        assert_eq!(row("bob@example.org").path.len(), 3, "{mixed:#?}");
+        assert!(row("bob@example.org").path[2].starts_with("mbox:"));
+        assert!(row("xavier@remote.test")
+            .relay
+            .contains(&ok_sink.port.to_string()));
+        assert!(row("yann@defer.test").dsn.starts_with("4."), "{mixed:#?}");
+        assert!(row("zoe@bounce.test").dsn.starts_with("5."), "{mixed:#?}");
+        // The mixed message caused a bounce notice.
+        let _notice = mixed
             .iter()
-            .find(|r| r.recipient == rcpt)
-            .unwrap_or_else(|| panic!("{rcpt} rejected: {rejected:#?}"));
-        assert_eq!(r.dsn, dsn, "{r:?}");
-        assert_eq!(r.sender, "ext@outside.test", "{r:?}");
-        assert_eq!(r.host, "mx");
-    }
-    assert_eq!(rejected.len(), 2, "{rejected:#?}");
+            .map(|r| r.notification.clone())
+            .find(|n| !n.is_empty())
+            .unwrap_or_else(|| panic!("no bounce notification on the mixed journey: {mixed:#?}"));
+        let alice = search(&mut db, "recipient => 'alice@example.org'");
+        let alice_notice = alice
+            .iter()
+            .find(|r| r.sender.is_empty() || r.sender == "<>")
+            .unwrap_or_else(|| panic!("the notice journey to alice: {alice:#?}"));
+        assert!(!alice_notice.notification_of.is_empty(), "{alice_notice:?}");
+        assert_eq!(alice_notice.status, "sent");
+        assert!(
+            mixed.iter().any(|r| r
+                .path
+                .iter()
+                .any(|h| h.ends_with(&format!(":{}", alice_notice.notification_of)))),
+            "the notice reports on a hop of the mixed message: {alice_notice:?} vs {mixed:#?}"
+        );
+
+        // Refused at RCPT time: NOQUEUE rejects are journeys of their own.
+        let rejected = search(&mut db, "status => 'rejected'");
+        for (rcpt, dsn) in [
+            ("nobody@example.org", "5.1.1"),
+            ("someone@elsewhere.test", "5.7.1"),
+        ] {
+            let r = rejected
+                .iter()
+                .find(|r| r.recipient == rcpt)
+                .unwrap_or_else(|| panic!("{rcpt} rejected: {rejected:#?}"));
+            assert_eq!(r.dsn, dsn, "{r:?}");
+            assert_eq!(r.sender, "ext@outside.test", "{r:?}");
+            assert_eq!(r.host, "mx");
+        }
+        assert_eq!(rejected.len(), 2, "{rejected:#?}");
+    });
 
     // --- trace: whole path across hosts, filter hop and bounce notice -----------
-    let t = trace(&mut db, &format!("<{INBOUND_ID}>"));
-    let smtpd_client_lines = t
-        .iter()
-        .filter(|(h, p, _, l)| h == "mx" && p.ends_with("smtpd") && l.contains("client="))
-        .count();
-    assert_eq!(
-        smtpd_client_lines, 2,
-        "outside smtpd and re-injection: {t:#?}"
-    );
-    assert!(
-        t.iter().any(|(h, _, _, l)| h == "mbox"
-            && l.contains("status=sent")
-            && l.contains("relay=virtual")),
-        "{t:#?}"
-    );
-    let t_qids: std::collections::BTreeSet<String> =
-        t.iter().map(|x| format!("{}:{}", x.0, x.2)).collect();
-    for hop in &carol.path {
-        assert!(t_qids.contains(hop), "trace misses hop {hop}: {t:#?}");
-    }
-    let t = trace(&mut db, MIXED_ID);
-    for needle in [
-        "status=bounced",
-        "status=deferred",
-        "sender non-delivery notification",
-        "to=<alice@example.org>",
-    ] {
-        assert!(
-            t.iter().any(|x| x.3.contains(needle)),
-            "trace lacks {needle}: {t:#?}"
+    scenario("trace", &mut || {
+        let mut db = cluster.connect();
+        let inbound = search(&mut db, &format!("message_id => '<{INBOUND_ID}>'"));
+        let carol = inbound
+            .iter()
+            .find(|r| r.recipient == "carol@example.org")
+            .expect("carol's journey")
+            .clone();
+        let notice = search(&mut db, &format!("message_id => '<{MIXED_ID}>'"))
+            .iter()
+            .map(|r| r.notification.clone())
+            .find(|n| !n.is_empty())
+            .expect("the mixed message's bounce notice");
+        let t = trace(&mut db, &format!("<{INBOUND_ID}>"));
+        let smtpd_client_lines = t
+            .iter()
+            .filter(|(h, p, _, l)| h == "mx" && p.ends_with("smtpd") && l.contains("client="))
+            .count();
+        assert_eq!(
+            smtpd_client_lines, 2,
+            "outside smtpd and re-injection: {t:#?}"
         );
-    }
-    assert!(
-        t.iter().any(|x| x.0 == "mbox"
-            && x.3.contains("to=<alice@example.org>")
-            && x.3.contains("status=sent")),
-        "the notice's delivery on mbox: {t:#?}"
-    );
-    assert!(
-        t.iter().any(|x| x.2 == notice),
-        "trace shows the notice {notice}: {t:#?}"
-    );
-    // trace by any hop's queue ID gives the same lines
-    let by_last_hop = trace(&mut db, carol.path[2].split(':').nth(1).unwrap());
-    assert_eq!(
-        by_last_hop.len(),
-        trace(&mut db, &format!("<{INBOUND_ID}>")).len()
-    );
+        assert!(
+            t.iter().any(|(h, _, _, l)| h == "mbox"
+                && l.contains("status=sent")
+                && l.contains("relay=virtual")),
+            "{t:#?}"
+        );
+        let t_qids: std::collections::BTreeSet<String> =
+            t.iter().map(|x| format!("{}:{}", x.0, x.2)).collect();
+        for hop in &carol.path {
+            assert!(t_qids.contains(hop), "trace misses hop {hop}: {t:#?}");
+        }
+        let t = trace(&mut db, MIXED_ID);
+        for needle in [
+            "status=bounced",
+            "status=deferred",
+            "sender non-delivery notification",
+            "to=<alice@example.org>",
+        ] {
+            assert!(
+                t.iter().any(|x| x.3.contains(needle)),
+                "trace lacks {needle}: {t:#?}"
+            );
+        }
+        assert!(
+            t.iter().any(|x| x.0 == "mbox"
+                && x.3.contains("to=<alice@example.org>")
+                && x.3.contains("status=sent")),
+            "the notice's delivery on mbox: {t:#?}"
+        );
+        assert!(
+            t.iter().any(|x| x.2 == notice),
+            "trace shows the notice {notice}: {t:#?}"
+        );
+        // trace by any hop's queue ID gives the same lines
+        let by_last_hop = trace(&mut db, carol.path[2].split(':').nth(1).unwrap());
+        assert_eq!(
+            by_last_hop.len(),
+            trace(&mut db, &format!("<{INBOUND_ID}>")).len()
+        );
+    });
 
     // --- nothing lost: stop Postfix, then lines written == lines stored ----------
-    mx.stop();
-    mbox.stop();
-    let written = |p: &Postfix| p.log_lines().len() as i64;
-    let mut last = (-1, -1);
-    wait_for_or(
-        "the maillog files to stop growing",
-        Duration::from_secs(30),
-        || {
-            std::thread::sleep(Duration::from_millis(500));
-            let now = (written(&mx), written(&mbox));
-            std::mem::replace(&mut last, now) == now
-        },
-        String::new,
-    );
-    let (mx_written, mbox_written) = (written(&mx), written(&mbox));
-    let stored = |db: &mut postgres::Client| {
-        (
-            count(db, "SELECT count(*) FROM maillog.line WHERE host = 'mx'"),
-            count(db, "SELECT count(*) FROM maillog.line WHERE host = 'mbox'"),
-        )
-    };
-    {
-        let db2 = std::cell::RefCell::new(cluster.connect());
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_for_or(
-                "all Postfix lines in maillog.line",
-                Duration::from_secs(120),
-                || stored(&mut db2.borrow_mut()) == (mx_written, mbox_written),
-                String::new,
+    // (also the line counts the Exchange scenario compares against)
+    let mut postfix_written = 0;
+    scenario("nothing lost", &mut || {
+        let mut db = cluster.connect();
+        mx.stop();
+        mbox.stop();
+        let written = |p: &Postfix| p.log_lines().len() as i64;
+        let mut last = (-1, -1);
+        wait_for_or(
+            "the maillog files to stop growing",
+            Duration::from_secs(30),
+            || {
+                std::thread::sleep(Duration::from_millis(500));
+                let now = (written(&mx), written(&mbox));
+                std::mem::replace(&mut last, now) == now
+            },
+            String::new,
+        );
+        let (mx_written, mbox_written) = (written(&mx), written(&mbox));
+        postfix_written = mx_written + mbox_written;
+        let stored = |db: &mut postgres::Client| {
+            (
+                count(db, "SELECT count(*) FROM maillog.line WHERE host = 'mx'"),
+                count(db, "SELECT count(*) FROM maillog.line WHERE host = 'mbox'"),
             )
-        }));
-    }
-    let (mx_stored, mbox_stored) = stored(&mut db);
-    eprintln!(
-        "lines written/stored: mx {mx_written}/{mx_stored}, mbox {mbox_written}/{mbox_stored}"
-    );
-    assert_eq!(
-        (mx_stored, mbox_stored),
-        (mx_written, mbox_written),
-        "Postfix lines written (mx, mbox) vs stored; lines that occur more than once in a file \
-         (pg_else stores identical lines once when they arrive in different batches): {:#?}\n{}",
-        repeated_lines(&[&mx, &mbox]),
-        diagnostics()
-    );
-    assert_eq!(
-        count(&mut db, "SELECT count(*) FROM maillog.line"),
-        mx_written + mbox_written,
-        "no other lines"
-    );
+        };
+        {
+            let db2 = std::cell::RefCell::new(cluster.connect());
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                wait_for_or(
+                    "all Postfix lines in maillog.line",
+                    Duration::from_secs(120),
+                    || stored(&mut db2.borrow_mut()) == (mx_written, mbox_written),
+                    String::new,
+                )
+            }));
+        }
+        let (mx_stored, mbox_stored) = stored(&mut db);
+        eprintln!(
+            "lines written/stored: mx {mx_written}/{mx_stored}, mbox {mbox_written}/{mbox_stored}"
+        );
+        assert_eq!(
+            (mx_stored, mbox_stored),
+            (mx_written, mbox_written),
+            "Postfix lines written (mx, mbox) vs stored; lines that occur more than once in a file \
+             (pg_else stores identical lines once when they arrive in different batches): {:#?}\n{}",
+            repeated_lines(&[&mx, &mbox]),
+            diagnostics()
+        );
+        assert_eq!(
+            count(&mut db, "SELECT count(*) FROM maillog.line"),
+            mx_written + mbox_written,
+            "no other lines"
+        );
 
-    // Parser coverage on real Postfix output (reported; summary's `unparsed`).
-    for r in db
-        .query(
-            "SELECT host || ' ' || program || ': ' || msg FROM maillog.line WHERE kind = 'other'",
-            &[],
-        )
-        .unwrap()
-    {
-        eprintln!("unparsed (kind other): {}", r.get::<_, String>(0));
-    }
+        // Parser coverage on real Postfix output (reported; summary's `unparsed`).
+        for r in db
+            .query(
+                "SELECT host || ' ' || program || ': ' || msg FROM maillog.line WHERE kind = 'other'",
+                &[],
+            )
+            .unwrap()
+        {
+            eprintln!("unparsed (kind other): {}", r.get::<_, String>(0));
+        }
+    });
 
     // --- summary() vs pflogsumm on the same files --------------------------------
-    let pf = else_tests::pflogsumm::grand_totals(&[&mx_log, &mbox_log]);
-    let summary: BTreeMap<String, i64> = db
-        .query("SELECT metric, value::bigint FROM maillog.summary()", &[])
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    eprintln!("pflogsumm: {pf:?}\nsummary: {summary:?}");
-    for (m, v) in &pf {
-        assert_eq!(
-            summary.get(m),
-            Some(v),
-            "{m}: maillog.summary() vs pflogsumm"
-        );
-    }
-    // and the figures are what the test did
-    assert_eq!(pf["rejected"], 2);
-    assert_eq!(pf["bounced"], 1);
-    assert_eq!(pf["held"], 1);
-    assert_eq!(pf["discarded"], 1);
-    assert_eq!(pf["deferred"], 1);
+    scenario("summary vs pflogsumm", &mut || {
+        let mut db = cluster.connect();
+        let pf = else_tests::pflogsumm::grand_totals(&[&mx_log, &mbox_log]);
+        let summary: BTreeMap<String, i64> = db
+            .query("SELECT metric, value::bigint FROM maillog.summary()", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        eprintln!("pflogsumm: {pf:?}\nsummary: {summary:?}");
+        for (m, v) in &pf {
+            assert_eq!(
+                summary.get(m),
+                Some(v),
+                "{m}: maillog.summary() vs pflogsumm"
+            );
+        }
+        // and the figures are what the test did
+        assert_eq!(pf["rejected"], 2);
+        assert_eq!(pf["bounced"], 1);
+        assert_eq!(pf["held"], 1);
+        assert_eq!(pf["discarded"], 1);
+        assert_eq!(pf["deferred"], 1);
+    });
 
     // --- Exchange message tracking ----------------------------------------------
-    let now = chrono_now();
-    let handed = exchange_smtp
-        .received
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|m| m.message_id == EXCH_ID)
-        .cloned()
-        .expect("the Exchange stand-in received the message from mbox");
-    assert_eq!(handed.recipients, ["dave@ex.example.org"]);
-    let iid = handed.internal_id;
-    let handoff = trace(&mut db, EXCH_ID);
-    assert!(
-        handoff.iter().any(|x| x.0 == "mbox"
-            && x.3.contains("status=sent")
-            && x.3.contains(&format!("[InternalId={iid}, Hostname="))),
-        "mbox logged Exchange's reply with the internal ID: {handoff:#?}"
-    );
-    let rows = [
-        // mbox's hand-off of EXCH_ID arrives at Exchange and is delivered
-        format!("{now},127.0.0.1,mbox.test,10.0.0.5,EXCH1,08DCE2E1D3A4B5C6;250 2.6.0 <{EXCH_ID}> Queued mail for delivery,EXCH1\\Default Frontend EXCH1,SMTP,RECEIVE,{iid},<{EXCH_ID}>,5c1f0e3a-1111-2222-3333-444455556666,dave@ex.example.org,,2310,1,,,for exchange,ext@outside.test,ext@outside.test,,Incoming,,127.0.0.1,10.0.0.5,,Email,9d2a1b3c-aaaa-bbbb-cccc-ddddeeeeffff,15.02.1118.007"),
-        format!("{now},,,10.0.0.5,EXCH1,MDB:a1b2c3d4-0000-1111-2222-333344445555,,STOREDRIVER,DELIVER,{iid},<{EXCH_ID}>,5c1f0e3a-1111-2222-3333-444455556666,dave@ex.example.org,,2310,1,,,for exchange,ext@outside.test,ext@outside.test,,Incoming,,,,,Email,9d2a1b3c-aaaa-bbbb-cccc-ddddeeeefff0,15.02.1118.007"),
-        // a message that only Exchange saw: dave writes to the outside
-        format!("{now},10.0.0.5,EXCH1,,EXCH1,MDB:a1b2c3d4-0000-1111-2222-333344445555,,STOREDRIVER,RECEIVE,202,<{EXONLY_ID}>,6d2e1f4b-1111-2222-3333-444455556666,ext@outside.test,,1880,1,,,\"Re: for exchange, \"\"thanks\"\"\",dave@ex.example.org,dave@ex.example.org,,Originating,,,,,Email,7e3b2c4d-aaaa-bbbb-cccc-ddddeeeeffff,15.02.1118.007"),
-        format!("{now},10.0.0.5,EXCH1,192.0.2.25,mx.outside.test,250 2.0.0 OK,EXCH1\\Internet,SMTP,SEND,202,<{EXONLY_ID}>,6d2e1f4b-1111-2222-3333-444455556666,ext@outside.test,250 2.0.0 OK,1880,1,,,\"Re: for exchange, \"\"thanks\"\"\",dave@ex.example.org,dave@ex.example.org,,Originating,,,,,Email,7e3b2c4d-aaaa-bbbb-cccc-ddddeeeefff1,15.02.1118.007"),
-    ];
-    let header = "#Software: Microsoft Exchange Server\r\n#Version: 15.02.1118.007\r\n\
-                  #Log-type: Message Tracking Log\r\n#Date: 2026-11-29T04:00:00.000Z\r\n\
-                  #Fields: date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,connector-id,source,event-id,internal-message-id,message-id,network-message-id,recipient-address,recipient-status,total-bytes,recipient-count,related-recipient-address,reference,message-subject,sender-address,return-path,message-info,directionality,tenant-id,original-client-ip,original-server-ip,custom-data,transport-traffic-type,log-id,schema-version\r\n";
-    let mut file = header.to_owned();
-    for r in &rows {
-        file.push_str(r);
-        file.push_str("\r\n");
-    }
-    std::fs::write(exdir.path().join("MSGTRK2026112904-1.LOG"), file).unwrap();
-    {
-        let db2 = std::cell::RefCell::new(cluster.connect());
-        wait_for_or(
-            "the Exchange rows in maillog.line",
-            Duration::from_secs(120),
-            || {
-                count(
-                    &mut db2.borrow_mut(),
-                    "SELECT count(*) FROM maillog.line WHERE host = 'exch1'",
-                ) >= rows.len() as i64
-            },
-            diagnostics,
-        );
-    }
-    assert_eq!(
-        count(
-            &mut db,
-            "SELECT count(*) FROM maillog.line WHERE host = 'exch1'"
-        ),
-        rows.len() as i64,
-        "Exchange data rows stored (the 5 header lines are dropped by the forwarder)"
-    );
-    // The tracking log has CRLF line ends; the stored message should not
-    // keep the CR.
-    let with_cr = count(
-        &mut db,
-        "SELECT count(*) FROM maillog.line WHERE host = 'exch1' AND msg LIKE '%' || chr(13)",
-    );
-    assert_eq!(with_cr, 0, "Exchange rows stored with a trailing CR");
-    assert_eq!(
-        count(
-            &mut db,
-            "SELECT count(*) FROM maillog.line WHERE host = 'exch1' AND kind = 'exchange'"
-        ),
-        rows.len() as i64,
-        "every Exchange row parsed as kind exchange"
-    );
-    assert_eq!(
-        count(&mut db, "SELECT count(*) FROM maillog.line"),
-        mx_written + mbox_written + rows.len() as i64,
-        "all lines: Postfix files plus Exchange data rows"
-    );
-    // Exchange-only message: by sender, recipient and Message-ID
-    for args in [
-        "sender => 'dave@ex.example.org'".to_owned(),
-        "recipient => 'ext@outside.test'".to_owned(),
-        format!("message_id => '<{EXONLY_ID}>'"),
-    ] {
-        let r = search(&mut db, &args);
-        let hit = r
+    scenario("exchange", &mut || {
+        let mut db = cluster.connect();
+        let now = chrono_now();
+        let handed = exchange_smtp
+            .received
+            .lock()
+            .unwrap()
             .iter()
-            .find(|x| x.message_id.trim_matches(['<', '>']) == EXONLY_ID)
-            .unwrap_or_else(|| panic!("search({args}) finds the Exchange message: {r:#?}"));
-        assert_eq!(hit.status, "sent", "{hit:?}");
-        assert_eq!(hit.host, "exch1", "{hit:?}");
-        assert_eq!(hit.sender, "dave@ex.example.org", "{hit:?}");
-        assert_eq!(hit.recipient, "ext@outside.test", "{hit:?}");
-    }
-    let t = trace(&mut db, EXONLY_ID);
-    assert_eq!(t.len(), 2, "RECEIVE and SEND rows: {t:#?}");
-    // The hand-off mbox -> Exchange: trace by Message-ID shows both sides.
-    let t = trace(&mut db, EXCH_ID);
-    assert!(t.iter().any(|x| x.0 == "mx"), "{t:#?}");
-    assert!(t.iter().any(|x| x.0 == "mbox"), "{t:#?}");
-    assert!(
-        t.iter().filter(|x| x.0 == "exch1").count() == 2,
-        "trace by Message-ID shows the Exchange RECEIVE and DELIVER rows: {t:#?}"
-    );
-    let dave = search(&mut db, "recipient => 'dave@ex.example.org'");
-    eprintln!("search(recipient => dave): {dave:#?}");
-    assert!(
-        dave.iter()
-            .any(|r| r.host == "exch1" || r.path.iter().any(|h| h.starts_with("exch1:"))),
-        "the Exchange side is searchable by recipient: {dave:#?}"
-    );
-    let joined = dave.iter().any(|r| {
-        r.path.first().is_some_and(|h| h.starts_with("mx:"))
-            && r.path.iter().any(|h| h.starts_with("exch1:"))
+            .find(|m| m.message_id == EXCH_ID)
+            .cloned()
+            .expect("the Exchange stand-in received the message from mbox");
+        assert_eq!(handed.recipients, ["dave@ex.example.org"]);
+        let iid = handed.internal_id;
+        let handoff = trace(&mut db, EXCH_ID);
+        assert!(
+            handoff.iter().any(|x| x.0 == "mbox"
+                && x.3.contains("status=sent")
+                && x.3.contains(&format!("[InternalId={iid}, Hostname="))),
+            "mbox logged Exchange's reply with the internal ID: {handoff:#?}"
+        );
+        let rows = [
+            // mbox's hand-off of EXCH_ID arrives at Exchange and is delivered
+            format!("{now},127.0.0.1,mbox.test,10.0.0.5,EXCH1,08DCE2E1D3A4B5C6;250 2.6.0 <{EXCH_ID}> Queued mail for delivery,EXCH1\\Default Frontend EXCH1,SMTP,RECEIVE,{iid},<{EXCH_ID}>,5c1f0e3a-1111-2222-3333-444455556666,dave@ex.example.org,,2310,1,,,for exchange,ext@outside.test,ext@outside.test,,Incoming,,127.0.0.1,10.0.0.5,,Email,9d2a1b3c-aaaa-bbbb-cccc-ddddeeeeffff,15.02.1118.007"),
+            format!("{now},,,10.0.0.5,EXCH1,MDB:a1b2c3d4-0000-1111-2222-333344445555,,STOREDRIVER,DELIVER,{iid},<{EXCH_ID}>,5c1f0e3a-1111-2222-3333-444455556666,dave@ex.example.org,,2310,1,,,for exchange,ext@outside.test,ext@outside.test,,Incoming,,,,,Email,9d2a1b3c-aaaa-bbbb-cccc-ddddeeeefff0,15.02.1118.007"),
+            // a message that only Exchange saw: dave writes to the outside
+            format!("{now},10.0.0.5,EXCH1,,EXCH1,MDB:a1b2c3d4-0000-1111-2222-333344445555,,STOREDRIVER,RECEIVE,202,<{EXONLY_ID}>,6d2e1f4b-1111-2222-3333-444455556666,ext@outside.test,,1880,1,,,\"Re: for exchange, \"\"thanks\"\"\",dave@ex.example.org,dave@ex.example.org,,Originating,,,,,Email,7e3b2c4d-aaaa-bbbb-cccc-ddddeeeeffff,15.02.1118.007"),
+            format!("{now},10.0.0.5,EXCH1,192.0.2.25,mx.outside.test,250 2.0.0 OK,EXCH1\\Internet,SMTP,SEND,202,<{EXONLY_ID}>,6d2e1f4b-1111-2222-3333-444455556666,ext@outside.test,250 2.0.0 OK,1880,1,,,\"Re: for exchange, \"\"thanks\"\"\",dave@ex.example.org,dave@ex.example.org,,Originating,,,,,Email,7e3b2c4d-aaaa-bbbb-cccc-ddddeeeefff1,15.02.1118.007"),
+        ];
+        let header = "#Software: Microsoft Exchange Server\r\n#Version: 15.02.1118.007\r\n\
+                      #Log-type: Message Tracking Log\r\n#Date: 2026-11-29T04:00:00.000Z\r\n\
+                      #Fields: date-time,client-ip,client-hostname,server-ip,server-hostname,source-context,connector-id,source,event-id,internal-message-id,message-id,network-message-id,recipient-address,recipient-status,total-bytes,recipient-count,related-recipient-address,reference,message-subject,sender-address,return-path,message-info,directionality,tenant-id,original-client-ip,original-server-ip,custom-data,transport-traffic-type,log-id,schema-version\r\n";
+        let mut file = header.to_owned();
+        for r in &rows {
+            file.push_str(r);
+            file.push_str("\r\n");
+        }
+        std::fs::write(exdir.path().join("MSGTRK2026112904-1.LOG"), file).unwrap();
+        {
+            let db2 = std::cell::RefCell::new(cluster.connect());
+            wait_for_or(
+                "the Exchange rows in maillog.line",
+                Duration::from_secs(120),
+                || {
+                    count(
+                        &mut db2.borrow_mut(),
+                        "SELECT count(*) FROM maillog.line WHERE host = 'exch1'",
+                    ) >= rows.len() as i64
+                },
+                diagnostics,
+            );
+        }
+        assert_eq!(
+            count(
+                &mut db,
+                "SELECT count(*) FROM maillog.line WHERE host = 'exch1'"
+            ),
+            rows.len() as i64,
+            "Exchange data rows stored (the 5 header lines are dropped by the forwarder)"
+        );
+        // The tracking log has CRLF line ends; the stored message should not
+        // keep the CR.
+        let with_cr = count(
+            &mut db,
+            "SELECT count(*) FROM maillog.line WHERE host = 'exch1' AND msg LIKE '%' || chr(13)",
+        );
+        assert_eq!(with_cr, 0, "Exchange rows stored with a trailing CR");
+        assert_eq!(
+            count(
+                &mut db,
+                "SELECT count(*) FROM maillog.line WHERE host = 'exch1' AND kind = 'exchange'"
+            ),
+            rows.len() as i64,
+            "every Exchange row parsed as kind exchange"
+        );
+        assert_eq!(
+            count(&mut db, "SELECT count(*) FROM maillog.line"),
+            postfix_written + rows.len() as i64,
+            "all lines: Postfix files plus Exchange data rows"
+        );
+        // Exchange-only message: by sender, recipient and Message-ID
+        for args in [
+            "sender => 'dave@ex.example.org'".to_owned(),
+            "recipient => 'ext@outside.test'".to_owned(),
+            format!("message_id => '<{EXONLY_ID}>'"),
+        ] {
+            let r = search(&mut db, &args);
+            let hit = r
+                .iter()
+                .find(|x| x.message_id.trim_matches(['<', '>']) == EXONLY_ID)
+                .unwrap_or_else(|| panic!("search({args}) finds the Exchange message: {r:#?}"));
+            assert_eq!(hit.status, "sent", "{hit:?}");
+            assert_eq!(hit.host, "exch1", "{hit:?}");
+            assert_eq!(hit.sender, "dave@ex.example.org", "{hit:?}");
+            assert_eq!(hit.recipient, "ext@outside.test", "{hit:?}");
+        }
+        let t = trace(&mut db, EXONLY_ID);
+        assert_eq!(t.len(), 2, "RECEIVE and SEND rows: {t:#?}");
+        // The hand-off mbox -> Exchange: trace by Message-ID shows both sides.
+        let t = trace(&mut db, EXCH_ID);
+        assert!(t.iter().any(|x| x.0 == "mx"), "{t:#?}");
+        assert!(t.iter().any(|x| x.0 == "mbox"), "{t:#?}");
+        assert!(
+            t.iter().filter(|x| x.0 == "exch1").count() == 2,
+            "trace by Message-ID shows the Exchange RECEIVE and DELIVER rows: {t:#?}"
+        );
+        let dave = search(&mut db, "recipient => 'dave@ex.example.org'");
+        eprintln!("search(recipient => dave): {dave:#?}");
+        assert!(
+            dave.iter()
+                .any(|r| r.host == "exch1" || r.path.iter().any(|h| h.starts_with("exch1:"))),
+            "the Exchange side is searchable by recipient: {dave:#?}"
+        );
+        let joined = dave.iter().any(|r| {
+            r.path.first().is_some_and(|h| h.starts_with("mx:"))
+                && r.path.iter().any(|h| h.starts_with("exch1:"))
+        });
+        // Exchange's reply `[InternalId=N, Hostname=H]` names its internal
+        // message id: the Postfix journey continues into Exchange's.
+        assert!(
+            joined,
+            "Postfix -> Exchange hand-off is one journey: {dave:#?}"
+        );
     });
-    // Exchange's reply `[InternalId=N, Hostname=H]` names its internal
-    // message id: the Postfix journey continues into Exchange's.
     assert!(
-        joined,
-        "Postfix -> Exchange hand-off is one journey: {dave:#?}"
+        failed.is_empty(),
+        "failed scenarios (see their panics above): {failed:?}"
     );
 }
 
