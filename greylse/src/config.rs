@@ -47,6 +47,8 @@ pub struct Database {
     #[serde(skip_serializing)]
     pub conninfo: String,
     pub connections: usize,
+    /// CA certificates (PEM) for `sslmode=require`; default: the system's.
+    pub ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -132,6 +134,7 @@ impl Default for Database {
         Database {
             conninfo: "host=/var/run/postgresql dbname=maillog user=greylse".into(),
             connections: 4,
+            ca_file: None,
         }
     }
 }

@@ -13,3 +13,4 @@ pub mod protocol;
 pub mod server;
 pub mod spf;
 pub mod store;
+pub mod tls;

@@ -50,7 +50,22 @@ async fn run(cfg: Config) -> Result<(), String> {
     } else {
         None
     };
-    let state = Arc::new(State::new(cfg, spf));
+    let pg: tokio_postgres::Config = cfg
+        .database
+        .conninfo
+        .parse()
+        .map_err(|e| format!("database.conninfo: {e}"))?;
+    let tls = match pg.get_ssl_mode() {
+        tokio_postgres::config::SslMode::Require => Some(
+            greylse::tls::connector(cfg.database.ca_file.as_deref()).map_err(|e| e.to_string())?,
+        ),
+        _ => None,
+    };
+    let warning = greylse::tls::cleartext_warning(&pg);
+    let state = Arc::new(State::new(cfg, spf, tls));
+    if let Some(w) = warning {
+        state.log.send(Severity::Warning, &w);
+    }
     let mut tasks = Vec::new();
     for addr in &state.cfg.listen.tcp {
         let l = TcpListener::bind(addr)

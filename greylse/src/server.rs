@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::Semaphore;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 pub struct State {
     pub cfg: Config,
@@ -29,14 +30,14 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(cfg: Config, spf: Option<Checker>) -> State {
+    pub fn new(cfg: Config, spf: Option<Checker>, tls: Option<MakeRustlsConnect>) -> State {
         let limits = Limits {
             idle: Duration::from_secs(cfg.listen.idle_timeout_s),
             request: Duration::from_secs(cfg.listen.request_timeout_s),
             ..Limits::default()
         };
         State {
-            store: Store::new(&cfg),
+            store: Store::new(&cfg, tls),
             log: Syslog::new(&cfg.log.socket),
             slots: Arc::new(Semaphore::new(cfg.listen.max_connections)),
             limits,

@@ -8,14 +8,26 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::RwLock;
+use tokio_postgres::config::SslMode;
 use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 /// tokio-postgres' own text for a server error is only "db error".
 impl From<tokio_postgres::Error> for StoreError {
     fn from(e: tokio_postgres::Error) -> Self {
         StoreError::Db(match e.as_db_error() {
             Some(d) => format!("{} ({})", d.message(), d.code().code()),
-            None => e.to_string(),
+            None => {
+                // The cause (e.g. the certificate check) is in the source chain.
+                let mut text = e.to_string();
+                let mut cause = std::error::Error::source(&e);
+                while let Some(c) = cause {
+                    text.push_str(": ");
+                    text.push_str(&c.to_string());
+                    cause = c.source();
+                }
+                text
+            }
         })
     }
 }
@@ -43,6 +55,8 @@ pub struct Store {
     instance: String,
     settings: serde_json::Value,
     params: [i32; 6],
+    /// For `sslmode=require` (see tls.rs).
+    tls: Option<MakeRustlsConnect>,
 }
 
 /// What one decision needs from a request (already normalised).
@@ -54,7 +68,7 @@ pub struct Query<'a> {
 }
 
 impl Store {
-    pub fn new(cfg: &Config) -> Store {
+    pub fn new(cfg: &Config, tls: Option<MakeRustlsConnect>) -> Store {
         let g = &cfg.greylist;
         let int = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
         Store {
@@ -74,15 +88,26 @@ impl Store {
                 i32::from(g.prefix4),
                 i32::from(g.prefix6),
             ],
+            tls,
         }
     }
 
     async fn connect(&self) -> Result<Arc<Conn>, StoreError> {
-        let (client, connection) = tokio_postgres::connect(&self.conninfo, NoTls).await?;
-        tokio::spawn(async move {
-            // Ends when the connection breaks; the next query reconnects.
-            let _ = connection.await;
-        });
+        let cfg: tokio_postgres::Config = self.conninfo.parse()?;
+        // Each connection task ends when its connection breaks; the next
+        // query then reconnects.
+        let client = match (&self.tls, cfg.get_ssl_mode()) {
+            (Some(tls), SslMode::Require) => {
+                let (client, connection) = cfg.connect(tls.clone()).await?;
+                tokio::spawn(connection);
+                client
+            }
+            _ => {
+                let (client, connection) = cfg.connect(NoTls).await?;
+                tokio::spawn(connection);
+                client
+            }
+        };
         // The server gives up a little before we do, so no work is left behind.
         let ms = self.budget.as_millis().max(2) - 1;
         client

@@ -47,6 +47,15 @@ impl Greylse {
     /// given in `extra` must not repeat the ones written here: [listen],
     /// [database], [log]). `log_socket`: None to capture decision lines here.
     pub fn start(cluster: &Cluster, extra: &str, log_socket: Option<&Path>) -> Greylse {
+        let db = format!(
+            "conninfo = \"{}\"\nconnections = 2\n",
+            cluster.dsn_for(DAEMON_ROLE)
+        );
+        Self::start_with_db(&db, extra, log_socket)
+    }
+
+    /// [`Greylse::start`] with the lines of its `[database]` section given.
+    pub fn start_with_db(database: &str, extra: &str, log_socket: Option<&Path>) -> Greylse {
         let dir = crate::sys::shared_tempdir("else-greylse-");
         let port = free_port();
         let (log, log_path) = match log_socket {
@@ -68,10 +77,9 @@ impl Greylse {
         };
         let conf = format!(
             "[listen]\ntcp = [\"127.0.0.1:{port}\"]\nunix = \"{}\"\nrequest_timeout_s = 2\nidle_timeout_s = 30\nmax_connections = 1000\n\
-             [database]\nconninfo = \"{}\"\nconnections = 2\n\
+             [database]\n{database}\
              [log]\nsocket = \"{}\"\ninstance = \"gw-test\"\nbudget_ms = 1500\n{extra}\n",
             dir.path().join("policy.sock").display(),
-            cluster.dsn_for(DAEMON_ROLE),
             log_path.display()
         );
         let path = dir.path().join("greylse.toml");

@@ -182,3 +182,50 @@ impl Drop for Cluster {
         }
     }
 }
+
+/// A cluster that also listens on 127.0.0.1 with TLS (the test CA's
+/// certificate for the name `localhost`) and takes only SCRAM over TLS there
+/// (`hostssl`); the Unix socket stays as in [`Cluster`].
+pub struct TlsCluster {
+    pub cluster: Cluster,
+    certs: tempfile::TempDir,
+}
+
+impl TlsCluster {
+    pub fn start() -> TlsCluster {
+        let certs = crate::sys::shared_tempdir("else-tls-");
+        let pki = crate::rsyslog::test_pki();
+        for (from, to) in [
+            ("ca.crt", "ca.crt"),
+            ("pg.crt", "server.crt"),
+            ("pg.key", "server.key"),
+        ] {
+            std::fs::copy(pki.join(from), certs.path().join(to)).unwrap();
+        }
+        std::fs::set_permissions(
+            certs.path().join("server.key"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .unwrap();
+        chown_postgres(certs.path());
+        let cluster = Cluster::start_with(&[
+            "ssl = on",
+            &format!(
+                "ssl_cert_file = '{}'",
+                certs.path().join("server.crt").display()
+            ),
+            &format!(
+                "ssl_key_file = '{}'",
+                certs.path().join("server.key").display()
+            ),
+            "listen_addresses = '127.0.0.1'",
+        ]);
+        cluster.hba(&["hostssl all all 127.0.0.1/32 scram-sha-256"]);
+        TlsCluster { cluster, certs }
+    }
+
+    /// The test CA that signed the server's certificate.
+    pub fn ca(&self) -> PathBuf {
+        self.certs.path().join("ca.crt")
+    }
+}

@@ -402,3 +402,70 @@ fn a_database_outage_fails_open_and_state_survives() {
         .ask("192.0.2.1", "a@x.example", "fresh@y.example")
         .starts_with(DEFER));
 }
+
+/// Over the network: `sslmode=require` verifies the server's certificate
+/// against `ca_file` (the test CA; name `localhost`); a host name the
+/// certificate does not name is refused (fail open, said in the log), and a
+/// clear-text remote connection is warned about.
+#[test]
+fn tls_to_postgresql_is_verified() {
+    let tls = else_tests::pg::TlsCluster::start();
+    tls.cluster
+        .connect()
+        .batch_execute(&format!(
+            "CREATE ROLE {DAEMON_ROLE} LOGIN IN ROLE greylse_daemon PASSWORD 'gl-S3cret'"
+        ))
+        .unwrap();
+    let db = |host: &str| {
+        format!(
+            "conninfo = \"host={host} port={} user={DAEMON_ROLE} password=gl-S3cret dbname=postgres sslmode=require\"\nca_file = \"{}\"\n",
+            tls.cluster.port,
+            tls.ca().display()
+        )
+    };
+    let g = Greylse::start_with_db(&db("localhost"), "[spf]\nenabled = false\n", None);
+    let mut c = PolicyClient::connect(g.port);
+    assert!(c
+        .ask("192.0.2.1", "a@x.example", "b@y.example")
+        .starts_with(DEFER));
+    let encrypted: bool = tls
+        .cluster
+        .connect()
+        .query_one(
+            "SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+              WHERE a.application_name = 'greylse'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(encrypted, "greylse's connections use TLS");
+    let lines = g.log_lines();
+    assert!(
+        !lines.iter().any(|l| l.contains("gl-S3cret")),
+        "no password in the log"
+    );
+
+    // 127.0.0.1 is not in the certificate: refused, so the answer fails open.
+    let bad = Greylse::start_with_db(&db("127.0.0.1"), "[spf]\nenabled = false\n", None);
+    let mut c = PolicyClient::connect(bad.port);
+    assert_eq!(c.ask("192.0.2.1", "a@x.example", "c@y.example"), "DUNNO");
+    let lines = bad.log_lines();
+    assert!(
+        lines.iter().any(|l| l.contains("database unavailable") && l.to_lowercase().contains("certificate")),
+        "the refusal names the certificate: {lines:#?}"
+    );
+
+    // Clear text to a remote server: warned about at start.
+    let plain = Greylse::start_with_db(
+        "conninfo = \"host=192.0.2.200 port=5432 user=x dbname=y connect_timeout=1\"\n",
+        "[spf]\nenabled = false\n",
+        None,
+    );
+    let lines = plain.log_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("connection to 192.0.2.200 is not encrypted")),
+        "{lines:#?}"
+    );
+}

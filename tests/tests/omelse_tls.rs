@@ -3,30 +3,10 @@
 //! encrypted connection; a connection whose host name the certificate does
 //! not match stores nothing; an unverified remote conninfo is warned about.
 use else_tests::omelse::{assert_exactly_once, Target, WRITER};
-use else_tests::pg::Cluster;
+use else_tests::pg::TlsCluster;
 use else_tests::rsyslog::{numbered_line, shipped_conf, LineSender, Rsyslogd, Setup};
-use else_tests::sys::{chown_postgres, shared_tempdir};
 use std::path::Path;
 use std::time::Duration;
-
-/// The test CA and its certificate for DNS name `localhost` only, copied
-/// where the server may read them (the key owned by postgres, mode 0600).
-fn certificates(dir: &Path) {
-    let pki = else_tests::rsyslog::test_pki();
-    for (from, to) in [
-        ("ca.crt", "ca.crt"),
-        ("pg.crt", "server.crt"),
-        ("pg.key", "server.key"),
-    ] {
-        std::fs::copy(pki.join(from), dir.join(to)).unwrap();
-    }
-    std::fs::set_permissions(
-        dir.join("server.key"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o600),
-    )
-    .unwrap();
-    chown_postgres(dir);
-}
 
 /// The writer's password: TCP takes SCRAM over TLS only (`hostssl`).
 const PASSWORD: &str = "tls-writer-S3cret";
@@ -41,19 +21,9 @@ fn conninfo(t: &Target, host: &str, ca: &Path) -> String {
 
 #[test]
 fn verify_full_stores_over_tls_and_refuses_a_mismatched_server() {
-    let certs = shared_tempdir("else-tls-");
-    certificates(certs.path());
-    let (crt, key) = (
-        certs.path().join("server.crt"),
-        certs.path().join("server.key"),
-    );
-    let cluster = Cluster::start_with(&[
-        "ssl = on",
-        &format!("ssl_cert_file = '{}'", crt.display()),
-        &format!("ssl_key_file = '{}'", key.display()),
-        "listen_addresses = '127.0.0.1'",
-    ]);
-    cluster.hba(&["hostssl all all 127.0.0.1/32 scram-sha-256"]);
+    let tls = TlsCluster::start();
+    let ca = tls.ca();
+    let cluster = tls.cluster;
     cluster
         .connect()
         .batch_execute(&format!(
@@ -64,7 +34,6 @@ fn verify_full_stores_over_tls_and_refuses_a_mismatched_server() {
         cluster,
         extension: true,
     };
-    let ca = certs.path().join("ca.crt");
     const N: u64 = 2_000;
 
     // The certificate's name: every line, over TLS.
