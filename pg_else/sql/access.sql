@@ -73,6 +73,7 @@ END $$;
 GRANT USAGE ON SCHEMA greylse TO greylse_daemon, greylse_admin;
 GRANT EXECUTE ON FUNCTION
     greylse.decide(inet, text, text, text, int, int, int, int, int, int),
+    greylse.decide_many(inet[], text[], text[], text[], int, int, int, int, int, int),
     greylse.expire(int, int, int),
     greylse.hello(text, jsonb)
     TO greylse_daemon;

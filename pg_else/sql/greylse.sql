@@ -59,31 +59,6 @@ CREATE TABLE greylse.instances (
     last_seen timestamptz NOT NULL
 );
 
--- `name` and every name above it: a.b.example → {a.b.example, b.example, example}.
-CREATE FUNCTION greylse._suffixes(name text) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT coalesce(array_agg(array_to_string(p[i:], '.')), '{}')
-      FROM (SELECT string_to_array(name, '.') p) s, generate_subscripts(p, 1) i
-     WHERE name <> ''
-$$;
-
--- The list entry that applies to a request, black before white, or NULL.
-CREATE FUNCTION greylse._listed(client inet, client_name text, sender text, rcpt text,
-    OUT list text, OUT entry text)
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT l.list, l.kind || ' ' || l.value
-      FROM greylse.lists l
-     WHERE (l.expires IS NULL OR l.expires > now())
-       AND ((l.kind = 'client' AND l.net >>= client)
-         OR (l.kind = 'client_name' AND l.value = ANY (greylse._suffixes(client_name)))
-         OR (l.kind = 'sender' AND (l.value = sender
-                OR l.value = ANY (greylse._suffixes(split_part(sender, '@', 2)))))
-         OR (l.kind = 'recipient' AND (l.value = rcpt
-                OR l.value = ANY (greylse._suffixes(split_part(rcpt, '@', 2))))))
-     ORDER BY l.list = 'black' DESC, l.id
-     LIMIT 1
-$$;
-
 -- The decision for one request (sender and recipient already normalised by
 -- the daemon; client masked here). verdict:
 --   black / white   a list entry (detail names it)
@@ -95,16 +70,41 @@ $$;
 CREATE FUNCTION greylse.decide(client inet, client_name text, sender text, rcpt text,
     delay int, retry_window int, awl_passes int, awl_lifetime int, prefix4 int, prefix6 int,
     OUT verdict text, OUT detail text, OUT remaining int)
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 DECLARE
     n cidr := network(set_masklen(decide.client, CASE family(decide.client) WHEN 4 THEN prefix4 ELSE prefix6 END));
     sdomain text := coalesce(nullif(split_part(decide.sender, '@', 2), ''), decide.sender);
+    -- What list entries can name: the host name and the names above it; the
+    -- address, its domain and the domains above it.
+    name_sfx text[] := maillog._domain_suffixes(coalesce(decide.client_name, ''));
+    sender_keys text[] := decide.sender || maillog._domain_suffixes(split_part(decide.sender, '@', 2));
+    rcpt_keys text[] := decide.rcpt || maillog._domain_suffixes(split_part(decide.rcpt, '@', 2));
     t greylse.triplets;
     fresh boolean;
 BEGIN
-    SELECT l.list, l.entry INTO verdict, detail
-      FROM greylse._listed(decide.client, decide.client_name, decide.sender, decide.rcpt) l;
+    -- The list entry that applies, black before white: one index lookup per
+    -- kind (inline and with generic plans: PL/pgSQL keeps them; replanning
+    -- per call cost 0.1 ms, and a generic plan of one OR query scanned the list).
+    SELECT x.list, x.entry INTO verdict, detail FROM (
+        SELECT l.list, l.id, l.kind || ' ' || l.value AS entry FROM greylse.lists l
+         WHERE l.kind = 'client' AND l.net >>= decide.client
+           AND (l.expires IS NULL OR l.expires > now())
+        UNION ALL
+        SELECT l.list, l.id, l.kind || ' ' || l.value FROM greylse.lists l
+         WHERE l.kind = 'client_name' AND l.value = ANY (name_sfx)
+           AND (l.expires IS NULL OR l.expires > now())
+        UNION ALL
+        SELECT l.list, l.id, l.kind || ' ' || l.value FROM greylse.lists l
+         WHERE l.kind = 'sender' AND l.value = ANY (sender_keys)
+           AND (l.expires IS NULL OR l.expires > now())
+        UNION ALL
+        SELECT l.list, l.id, l.kind || ' ' || l.value FROM greylse.lists l
+         WHERE l.kind = 'recipient' AND l.value = ANY (rcpt_keys)
+           AND (l.expires IS NULL OR l.expires > now())) x
+     ORDER BY x.list = 'black' DESC, x.id
+     LIMIT 1;
     IF verdict IS NOT NULL THEN
         remaining := 0;
         RETURN;
@@ -145,6 +145,23 @@ BEGIN
         verdict := 'early';
         remaining := greatest(1, ceil(delay - extract(epoch FROM now() - t.first_seen))::int);
     END IF;
+END $$;
+
+-- Many decisions in one call (the daemon batches concurrent requests): the
+-- verdicts in the order of the arrays, n = position.
+CREATE FUNCTION greylse.decide_many(clients inet[], client_names text[], senders text[], rcpts text[],
+    delay int, retry_window int, awl_passes int, awl_lifetime int, prefix4 int, prefix6 int)
+RETURNS TABLE (n int, verdict text, detail text, remaining int)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    d record;
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(clients, 1), 0) LOOP
+        SELECT * INTO d FROM greylse.decide(clients[i], client_names[i], senders[i], rcpts[i],
+                            delay, retry_window, awl_passes, awl_lifetime, prefix4, prefix6);
+        n := i; verdict := d.verdict; detail := d.detail; remaining := d.remaining;
+        RETURN NEXT;
+    END LOOP;
 END $$;
 
 -- Forget old state in small steps (the daemon calls it every few minutes):

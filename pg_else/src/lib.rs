@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
+mod greylse_fn;
 mod ingest;
 mod journey;
 mod parse_fn;
@@ -23,7 +24,11 @@ extension_sql_file!(
     name = "api",
     requires = ["schema", journey::_correlate, journey::_trace, ingest::_key]
 );
-extension_sql_file!("../sql/greylse.sql", name = "greylse", requires = ["api"]);
+extension_sql_file!(
+    "../sql/greylse.sql",
+    name = "greylse",
+    requires = ["api", greylse_fn::_domain_suffixes]
+);
 extension_sql_file!("../sql/access.sql", name = "access", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]
