@@ -7,7 +7,11 @@
 //! skew towards a hot set (most mail comes from few sources), so a run sees
 //! new triplets, early retries and known ones, as a mail gateway does.
 //!
-//! Usage: bench-greylse HOST:PORT [CLIENTS] [SECONDS]
+//! Usage: bench-greylse HOST:PORT [CLIENTS] [SECONDS] [RATE]
+//! Without RATE every client asks as fast as it is answered (the server's
+//! capacity; latency is then mostly queueing). With RATE (decisions/s in
+//! all) each client paces its requests, as real smtpd processes do, and the
+//! latency is what one request costs at that load.
 use else_tests::rng::Rng;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -45,6 +49,13 @@ fn main() {
         .expect("usage: bench-greylse HOST:PORT [CLIENTS] [SECONDS]");
     let clients: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50);
     let seconds: u64 = args.get(3).and_then(|a| a.parse().ok()).unwrap_or(20);
+    let rate: f64 = args.get(4).and_then(|a| a.parse().ok()).unwrap_or(0.0);
+    // Each client's interval between request starts (zero: no pacing).
+    let interval = if rate > 0.0 {
+        Duration::from_secs_f64(clients as f64 / rate)
+    } else {
+        Duration::ZERO
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let start = Instant::now();
     let handles: Vec<_> = (0..clients)
@@ -60,7 +71,16 @@ fn main() {
                 let mut lat = Vec::new();
                 let mut actions = [0u64; 3]; // defer, accept, other
                 let mut n = 0;
+                // Spread the clients' first requests over one interval.
+                let mut next = Instant::now() + interval.mul_f64(i as f64 / clients as f64);
                 while !stop.load(Ordering::Relaxed) {
+                    if !interval.is_zero() {
+                        let now = Instant::now();
+                        if next > now {
+                            std::thread::sleep(next - now);
+                        }
+                        next += interval;
+                    }
                     let req = request(&mut rng, i * 1_000_000 + n);
                     n += 1;
                     let t = Instant::now();
