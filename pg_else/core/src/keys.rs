@@ -41,6 +41,25 @@ pub fn search_key(value: &str) -> Cow<'_, str> {
     ))
 }
 
+/// A host or domain name and every name above it, lower-case (what a list
+/// entry for a domain matches: the domain and its sub-domains).
+///
+/// ```
+/// use maillog_core::keys::domain_suffixes;
+/// assert_eq!(domain_suffixes("A.b.Example"), ["a.b.example", "b.example", "example"]);
+/// assert!(domain_suffixes("").is_empty());
+/// ```
+pub fn domain_suffixes(name: &str) -> Vec<String> {
+    let name = name.to_lowercase();
+    let mut out = Vec::new();
+    let mut rest = name.as_str();
+    while !rest.is_empty() {
+        out.push(rest.to_owned());
+        rest = rest.split_once('.').map_or("", |(_, r)| r);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,23 +80,4 @@ mod tests {
         assert!(k.ends_with('é'));
         assert!(k.len() <= 1 + 16 + 1 + KEPT_TAIL + 1);
     }
-}
-
-/// A host or domain name and every name above it, lower-case (what a list
-/// entry for a domain matches: the domain and its sub-domains).
-///
-/// ```
-/// use maillog_core::keys::domain_suffixes;
-/// assert_eq!(domain_suffixes("A.b.Example"), ["a.b.example", "b.example", "example"]);
-/// assert!(domain_suffixes("").is_empty());
-/// ```
-pub fn domain_suffixes(name: &str) -> Vec<String> {
-    let name = name.to_lowercase();
-    let mut out = Vec::new();
-    let mut rest = name.as_str();
-    while !rest.is_empty() {
-        out.push(rest.to_owned());
-        rest = rest.split_once('.').map_or("", |(_, r)| r);
-    }
-    out
 }
