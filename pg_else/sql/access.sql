@@ -19,7 +19,8 @@ DO $$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['else_writer', 'else_analyst', 'else_admin'] LOOP
+    -- greylse_daemon and greylse_admin: GreyLSE's (greylse.sql, below).
+    FOREACH r IN ARRAY ARRAY['else_writer', 'else_analyst', 'else_admin', 'greylse_daemon', 'greylse_admin'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
         END IF;
@@ -60,16 +61,6 @@ GRANT INSERT, UPDATE, DELETE ON maillog.settings, maillog.groups, maillog.group_
 REVOKE ALL ON SCHEMA greylse FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA greylse FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA greylse FROM PUBLIC;
-DO $$
-DECLARE
-    r text;
-BEGIN
-    FOREACH r IN ARRAY ARRAY['greylse_daemon', 'greylse_admin'] LOOP
-        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
-            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
-        END IF;
-    END LOOP;
-END $$;
 GRANT USAGE ON SCHEMA greylse TO greylse_daemon, greylse_admin;
 GRANT EXECUTE ON FUNCTION
     greylse.decide(inet, text, text, text, int, int, int, int, int, int),

@@ -101,6 +101,18 @@ impl Cluster {
         self.dir.path().join("sock")
     }
 
+    /// True when the connections of `application_name` exist and all use TLS.
+    pub fn all_encrypted(&self, application_name: &str) -> bool {
+        self.connect()
+            .query_one(
+                "SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                  WHERE a.application_name = $1",
+                &[&application_name],
+            )
+            .unwrap()
+            .get(0)
+    }
+
     /// Replace pg_hba.conf by these lines (plus the local trust line) and reload.
     pub fn hba(&self, lines: &[&str]) {
         let path = self.data().join("pg_hba.conf");

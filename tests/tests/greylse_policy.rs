@@ -428,17 +428,10 @@ fn tls_to_postgresql_is_verified() {
     assert!(c
         .ask("192.0.2.1", "a@x.example", "b@y.example")
         .starts_with(DEFER));
-    let encrypted: bool = tls
-        .cluster
-        .connect()
-        .query_one(
-            "SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
-              WHERE a.application_name = 'greylse'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert!(encrypted, "greylse's connections use TLS");
+    assert!(
+        tls.cluster.all_encrypted("greylse"),
+        "greylse's connections use TLS"
+    );
     let lines = g.log_lines();
     assert!(
         !lines.iter().any(|l| l.contains("gl-S3cret")),

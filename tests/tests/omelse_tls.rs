@@ -50,17 +50,10 @@ fn verify_full_stores_over_tls_and_refuses_a_mismatched_server() {
         N as i64,
         t.wait_for_lines(N as i64, Duration::from_secs(120)),
     );
-    let tls: bool = t
-        .cluster
-        .connect()
-        .query_one(
-            "SELECT coalesce(bool_and(s.ssl), false) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
-              WHERE a.application_name = 'omelse'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert!(tls, "omelse's connections use TLS");
+    assert!(
+        t.cluster.all_encrypted("omelse"),
+        "omelse's connections use TLS"
+    );
     drop(r);
 
     // 127.0.0.1 is not in the certificate: refused, nothing stored.
