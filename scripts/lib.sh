@@ -58,6 +58,9 @@ install_else() {
     "${SUDO[@]}" install -m 0755 "$PLAIN_TARGET/release/greylse" /usr/local/sbin/greylse
 }
 
+# A free loopback TCP port (bound, then released).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
 # The OS user that owns private clusters: initdb refuses root, so root's
 # clusters run as postgres; anyone else's run as themselves.
 cluster_owner() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }

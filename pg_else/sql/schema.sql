@@ -244,12 +244,11 @@ BEGIN
     -- field of a row without time and tag (_ingest's whole-line form). A pair
     -- the parser then does not use costs one unused row, never a wrong one.
     INSERT INTO maillog.writers (role, peer)
-        SELECT DISTINCT me, coalesce(CASE WHEN b.at IS NULL AND coalesce(b.tag, '') = '' AND b.line IS NULL
-                                          THEN b.host END, '')
-          FROM batch b
-         WHERE NOT EXISTS (SELECT 1 FROM maillog.writers w WHERE w.role = me
-                              AND w.peer = coalesce(CASE WHEN b.at IS NULL AND coalesce(b.tag, '') = '' AND b.line IS NULL
-                                                         THEN b.host END, ''))
+        SELECT DISTINCT me, p.peer
+          FROM batch b,
+               LATERAL (SELECT coalesce(CASE WHEN b.at IS NULL AND coalesce(b.tag, '') = '' AND b.line IS NULL
+                                             THEN b.host END, '') AS peer) p
+         WHERE NOT EXISTS (SELECT 1 FROM maillog.writers w WHERE w.role = me AND w.peer = p.peer)
         ON CONFLICT DO NOTHING;
     store := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
                 rcpt, orig_rcpt, msgid, client, client_name, link, size, msg, writer) '

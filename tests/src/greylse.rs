@@ -76,7 +76,7 @@ impl Greylse {
             }
         };
         let conf = format!(
-            "[listen]\ntcp = [\"127.0.0.1:{port}\"]\nunix = \"{}\"\nrequest_timeout_s = 2\nidle_timeout_s = 30\nmax_connections = 1000\n\
+            "[listen]\ntcp = [\"127.0.0.1:{port}\"]\nunix = \"{}\"\nrequest_timeout_s = 2\nidle_timeout_s = 8\nmax_connections = 1000\n\
              [database]\n{database}\
              [log]\nsocket = \"{}\"\ninstance = \"gw-test\"\nbudget_ms = 1500\n{extra}\n",
             dir.path().join("policy.sock").display(),
@@ -187,17 +187,19 @@ impl PolicyClient {
     }
 }
 
-/// The attributes Postfix 3.7 sends at RCPT TO.
+/// The attributes Postfix 3.7 sends at RCPT TO. Each request gets its own
+/// `instance` (Postfix's per-transaction id), so no two share an SPF answer.
 pub fn request(client: &str, sender: &str, rcpt: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let instance = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!(
         "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n\
          client_address={client}\nclient_name=mx.{}\nreverse_client_name=mx.example\n\
          helo_name=mx.example\nsender={sender}\nrecipient={rcpt}\nrecipient_count=0\n\
-         queue_id=\ninstance=inst.{}\nsize=0\netrn_domain=\nstress=\nsasl_method=\n\
+         queue_id=\ninstance=inst.{instance}\nsize=0\netrn_domain=\nstress=\nsasl_method=\n\
          sasl_username=\nsasl_sender=\nccert_subject=\nccert_issuer=\nccert_fingerprint=\n\
          encryption_protocol=\nencryption_cipher=\nencryption_keysize=0\n\
          policy_context=\nserver_address=127.0.0.1\nserver_port=25\n\n",
         sender.rsplit('@').next().unwrap_or("x"),
-        rcpt.len()
     )
 }

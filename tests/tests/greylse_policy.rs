@@ -268,6 +268,11 @@ fn hostile_clients_get_bounded_time_and_memory() {
         "cut by the request timeout"
     );
 
+    // (The first connection stays in use, below its idle timeout.)
+    assert!(c
+        .ask("192.0.2.1", "a@x.example", "k@y.example")
+        .starts_with(DEFER));
+
     // A storm: 400 connections at once, each asks once; all are answered.
     let handles: Vec<_> = (0..400)
         .map(|i| {
@@ -336,6 +341,16 @@ fn hostile_clients_get_bounded_time_and_memory() {
         .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
         .unwrap();
     assert!(rss < 200_000, "peak memory {rss} kB stays bounded");
+    // Last (it idles the other connections too): an idle connection is
+    // closed after idle_timeout_s (8 s here).
+    let mut idle = PolicyClient::connect(g.port);
+    let t = std::time::Instant::now();
+    assert!(idle.closed(), "an idle connection is closed");
+    assert!(
+        t.elapsed() >= Duration::from_secs(7),
+        "not before the idle timeout: {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]

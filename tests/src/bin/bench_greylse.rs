@@ -12,6 +12,7 @@
 //! capacity; latency is then mostly queueing). With RATE (decisions/s in
 //! all) each client paces its requests, as real smtpd processes do, and the
 //! latency is what one request costs at that load.
+use else_tests::greylse::request;
 use else_tests::rng::Rng;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -28,17 +29,13 @@ fn skewed(r: &mut Rng, n: u64) -> u64 {
     }
 }
 
-fn request(r: &mut Rng, n: u64) -> String {
+/// The next request of the mix (the same attributes as the tests send).
+fn next_request(r: &mut Rng) -> String {
     let net = skewed(r, 2000);
     let client = format!("10.{}.{}.{}", net / 250, net % 250, 1 + r.below(200));
     let sender = format!("user{}@sender{}.example", skewed(r, 5000), skewed(r, 500));
     let rcpt = format!("rcpt{}@dest{}.example", skewed(r, 20_000), r.below(20));
-    format!(
-        "request=smtpd_access_policy\nprotocol_state=RCPT\nprotocol_name=ESMTP\n\
-         client_address={client}\nclient_name=mail{net}.example\nreverse_client_name=mail{net}.example\n\
-         helo_name=mail{net}.example\nsender={sender}\nrecipient={rcpt}\nrecipient_count=0\n\
-         queue_id=\ninstance=b{n}.0\nsize=1234\n\n"
-    )
+    request(&client, &sender, &rcpt)
 }
 
 fn main() {
@@ -70,8 +67,7 @@ fn main() {
                 let mut r = BufReader::new(s);
                 let mut lat = Vec::new();
                 let mut actions = [0u64; 3]; // defer, accept, other
-                let mut n = 0;
-                // Spread the clients' first requests over one interval.
+                                             // Spread the clients' first requests over one interval.
                 let mut next = Instant::now() + interval.mul_f64(i as f64 / clients as f64);
                 while !stop.load(Ordering::Relaxed) {
                     if !interval.is_zero() {
@@ -81,8 +77,7 @@ fn main() {
                         }
                         next += interval;
                     }
-                    let req = request(&mut rng, i * 1_000_000 + n);
-                    n += 1;
+                    let req = next_request(&mut rng);
                     let t = Instant::now();
                     w.write_all(req.as_bytes()).unwrap();
                     let mut action = String::new();
