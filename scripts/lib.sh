@@ -12,7 +12,7 @@ export PLAIN_TARGET="$ROOT/target/plain"
 
 if [ "$(id -u)" = 0 ]; then SUDO=(); else SUDO=(sudo); fi
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '\n\033[1m== %s\033[0m (%s)\n' "$*" "$(date +%T)"; }
 
 # Debian packages ELSE needs to build, run and test.
 PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pkg-config libpq-dev
@@ -118,4 +118,44 @@ start_cluster() {
 stop_cluster() {
     [ -f "$1/data/postmaster.pid" ] || return 0
     as_owner "$PGBIN/pg_ctl" -D "$1/data" -m "${2:-fast}" -w -t 60 stop >/dev/null
+}
+
+# The test programs of package else-tests (one per tests/*.rs), built if
+# needed; with names, only those. Prints one path per line.
+test_programs() {
+    local sel=()
+    for t in "$@"; do sel+=(--test "$t"); done
+    [ ${#sel[@]} -gt 0 ] || sel=(--tests)
+    CARGO_TARGET_DIR="$PLAIN_TARGET" cargo test --release -p else-tests "${sel[@]}" --no-run --message-format=json 2>/dev/null \
+        | python3 -c 'import json,sys
+for l in sys.stdin:
+    m = json.loads(l)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+        print(m["executable"])' | sort
+}
+
+# Run a command with a deadline of LIMIT seconds. A test that hangs must fail
+# with a picture of what it waits for, not eat the whole CI budget: on the
+# deadline the process tree (with each process's wait channel) and, when gdb is
+# installed, the test program's thread stacks are printed, then the whole
+# process group is killed. Returns the command's status, or 124.
+run_bounded() {
+    local limit=$1; shift
+    setsid "$@" &
+    local pid=$! t=0
+    while kill -0 "$pid" 2>/dev/null; do
+        if [ "$t" -ge "$limit" ]; then
+            echo "!! $(basename "$1") still running after ${limit} s: what it waits for" >&2
+            ps -eo pid,ppid,etimes,stat,wchan:24,args --forest | grep -v ' \[' | tail -n 80 >&2
+            if command -v gdb >/dev/null; then
+                gdb -p "$pid" -batch -ex 'thread apply all bt 12' 2>/dev/null | grep -E '^(Thread|#)' | head -n 150 >&2
+            fi
+            kill -9 -- -"$pid" 2>/dev/null
+            wait "$pid" 2>/dev/null
+            return 124
+        fi
+        sleep 1
+        t=$((t + 1))
+    done
+    wait "$pid"
 }

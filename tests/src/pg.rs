@@ -76,10 +76,14 @@ impl Cluster {
         c
     }
 
+    /// A test's statement never waits for ever: a hang becomes an error
+    /// (5 min, `statement_timeout = 0` in `extra` lifts it), and lock waits
+    /// are logged. `extra` comes last, so it overrides.
     fn settings(&self, extra: &[&str]) {
         let mut conf = format!(
             "port = {}\nlisten_addresses = ''\nunix_socket_directories = '{}'\nfsync = off\n\
-             synchronous_commit = off\nfull_page_writes = off\nshared_buffers = 256MB\nmax_connections = 50\n",
+             synchronous_commit = off\nfull_page_writes = off\nshared_buffers = 256MB\nmax_connections = 50\n\
+             statement_timeout = '5min'\nlog_lock_waits = on\n",
             self.port,
             self.socket_dir().display()
         );

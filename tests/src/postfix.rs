@@ -167,6 +167,9 @@ impl Postfix {
                 TcpStream::connect(("127.0.0.1", port))
                     .ok()
                     .and_then(|s| {
+                        // Bounded: a socket connected to itself (source port
+                        // == port, possible while nothing listens) never answers.
+                        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
                         let mut l = String::new();
                         BufReader::new(s).read_line(&mut l).ok()?;
                         Some(l.starts_with("220"))
@@ -222,7 +225,20 @@ impl Postfix {
             .unwrap()
             .write_all(message.as_bytes())
             .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || tx.send(child.wait_with_output()));
+        let out = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(out) => out.unwrap(),
+            Err(_) => {
+                // SAFETY: killing our own child by PID.
+                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+                panic!(
+                    "sendmail did not finish in 60 s:\n{}",
+                    self.log_lines().join("\n")
+                );
+            }
+        };
         assert!(
             out.status.success(),
             "sendmail failed: {}",

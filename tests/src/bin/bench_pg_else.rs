@@ -27,6 +27,8 @@ fn main() {
         "timezone = 'UTC'",
         "max_wal_size = '4GB'",
         "maintenance_work_mem = '512MB'",
+        // Loading and compacting 10M lines are single long statements.
+        "statement_timeout = 0",
     ]);
     let mut db = c.connect();
 
