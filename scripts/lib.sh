@@ -19,9 +19,13 @@ PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libclang-dev cl
           rsyslog rsyslog-relp rsyslog-pgsql postfix pflogsumm ca-certificates openssl bc python3 faketime
           dnsmasq-base)
 
+# The browser the web UI's tests drive (scripts/test installs it; setup does not).
+TEST_PACKAGES=(chromium chromium-driver)
+
+# install_packages [EXTRA...]: PACKAGES and the extra ones, if missing.
 install_packages() {
     local missing=()
-    for p in "${PACKAGES[@]}"; do
+    for p in "${PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
     done
     if [ ${#missing[@]} -gt 0 ]; then
@@ -50,12 +54,14 @@ install_else() {
     [ ${#SUDO[@]} -gt 0 ] && sudo_flag=(--sudo)
     (cd "$ROOT" && cargo pgrx install -p pg_else --release --pg-config "$PG_CONFIG" "${sudo_flag[@]}")
     say "Building and installing omelse into $RSYSLOG_MODDIR"
-    (cd "$ROOT" && CARGO_TARGET_DIR="$PLAIN_TARGET" cargo build --release -p omelse -p greylse -p else-tests --bins --lib)
+    (cd "$ROOT" && CARGO_TARGET_DIR="$PLAIN_TARGET" cargo build --release -p omelse -p greylse -p else-wui -p else-tests --bins --lib)
     "${SUDO[@]}" install -m 0644 "$PLAIN_TARGET/release/libomelse.so" "$RSYSLOG_MODDIR/omelse.so"
     # The DBA's loader for log files (README: "Loading existing log files").
     "${SUDO[@]}" install -m 0755 "$PLAIN_TARGET/release/else-load" /usr/local/bin/else-load
     # The GreyLSE policy server (README "GreyLSE"; not started by setup).
     "${SUDO[@]}" install -m 0755 "$PLAIN_TARGET/release/greylse" /usr/local/sbin/greylse
+    # The web UI (README "Web UI"; setup starts it on loopback).
+    "${SUDO[@]}" install -m 0755 "$PLAIN_TARGET/release/else-wui" /usr/local/bin/else-wui
 }
 
 # A free loopback TCP port (bound, then released).
@@ -89,8 +95,9 @@ safe_dir() {
 # (data in DIR/data, the server log in DIR/server.log). It has no TCP listener:
 # its socket is in DIR/sock, and DIR is mode 0700, so no other local user can
 # even reach it; peer authentication then lets the OS user running this script
-# connect as postgres and as each ROLE (and the owner as postgres). Connect
-# with host=DIR/sock port=PORT. Extra settings: CLUSTER_SETTINGS (lines).
+# connect as postgres and as each ROLE (and the owner as postgres). Every
+# other role logs in with its password (SCRAM): the people of the web UI.
+# Connect with host=DIR/sock port=PORT. Extra settings: CLUSTER_SETTINGS (lines).
 start_cluster() {
     local dir=$1 port=$2 owner me; shift 2
     owner=$(cluster_owner) me=$(id -un)
@@ -101,8 +108,10 @@ start_cluster() {
     fi
     as_owner mkdir -p -m 0700 "$dir/sock"
     {
-        echo "# Written by scripts/lib.sh start_cluster: Unix socket only, peer authentication."
-        echo "local all all peer map=else"
+        echo "# Written by scripts/lib.sh start_cluster: Unix socket only; the script's"
+        echo "# user by peer authentication, everyone else by password."
+        echo "local all $(IFS=,; echo "postgres${*:+,$*}") peer map=else"
+        echo "local all all scram-sha-256"
     } | as_owner tee "$dir/data/pg_hba.conf" >/dev/null
     {
         echo "else $owner postgres"

@@ -32,7 +32,7 @@ GRANT USAGE ON SCHEMA maillog TO else_writer, else_analyst, else_admin;
 GRANT INSERT ON maillog.inbox TO else_writer;
 
 GRANT EXECUTE ON FUNCTION
-    maillog.search(text, text, timestamptz, timestamptz, text, text, text, text, int),
+    maillog.search(text, text, timestamptz, timestamptz, text, text, text, text, int, text),
     maillog.trace(text),
     maillog.summary(timestamptz, timestamptz),
     maillog.per_hour(timestamptz, timestamptz),
@@ -42,6 +42,9 @@ GRANT EXECUTE ON FUNCTION
     maillog.format_line(timestamptz, text, text, int, text)
     TO else_analyst;
 GRANT SELECT ON maillog.kinds TO else_analyst;
+-- The web UI's "My searches": each person reads and writes only their own
+-- rows (row-level security in web.sql), admins included.
+GRANT SELECT, INSERT, DELETE ON maillog.web_searches TO else_analyst;
 
 GRANT else_writer, else_analyst TO else_admin;
 GRANT EXECUTE ON FUNCTION

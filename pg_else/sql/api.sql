@@ -180,7 +180,8 @@ CREATE FUNCTION maillog.search(
     client text DEFAULT NULL,
     message_id text DEFAULT NULL,
     host text DEFAULT NULL,
-    max_rows int DEFAULT 1000)
+    max_rows int DEFAULT 1000,
+    queue_id text DEFAULT NULL)
 RETURNS SETOF maillog.journey
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
 SET jit = off SET enable_seqscan = off AS $$
@@ -196,6 +197,9 @@ DECLARE
     k_rcpt text := maillog._key(p_rcpt);
     k_msgid text := maillog._key(p_msgid);
     k_client text := maillog._key(p_client);
+    -- A queue ID names one journey (the web UI's journey page and quick search).
+    p_qid text := nullif(btrim(search.queue_id), '');
+    k_qid text := maillog._key(p_qid);
     -- Whole-domain lookups by reversed prefix, with the pattern taken literally.
     like_rcpt text := maillog._like_prefix(reverse(k_rcpt));
     like_sender text := maillog._like_prefix(reverse(k_sender));
@@ -219,7 +223,17 @@ BEGIN
     -- 1. Seeds: the lines matching the most selective filter given, from the
     -- day partitions and from the compacted days (maillog.archived, found by
     -- key through the GIN index, then checked line by line).
-    IF k_rcpt IS NOT NULL THEN
+    IF k_qid IS NOT NULL THEN
+        seeds := ARRAY(SELECT u.l FROM (
+            SELECT l FROM maillog.line l WHERE l.qid = k_qid
+               AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
+            UNION ALL
+            SELECT a.l FROM maillog.archived a
+             WHERE a.keys && ARRAY['q' || k_qid] AND a.last_at >= lo - interval '6 days' AND a.first_at <= hi + interval '6 days'
+               AND (a.l).qid = k_qid
+               AND (a.l).at >= lo - interval '6 days' AND (a.l).at <= hi + interval '6 days') u
+            ORDER BY (u.l).at DESC LIMIT seed_limit);
+    ELSIF k_rcpt IS NOT NULL THEN
         seeds := ARRAY(
             SELECT l FROM maillog.line l
              WHERE (CASE WHEN left(k_rcpt, 1) = '@' THEN reverse(l.rcpt) LIKE like_rcpt
@@ -359,6 +373,8 @@ BEGIN
        AND (search.host IS NULL OR o.host = search.host OR search.host = ANY (
                 ARRAY(SELECT split_part(x, ':', 1) FROM unnest(o.path) x)))
        AND (search.status IS NULL OR o.status = search.status)
+       AND (p_qid IS NULL OR o.queue_id = p_qid
+            OR EXISTS (SELECT FROM unnest(o.path) x WHERE split_part(x, ':', 2) = p_qid))
        AND o.received_at >= lo AND o.received_at <= hi
      ORDER BY o.received_at DESC, o.queue_id, o.recipient
      LIMIT search.max_rows;

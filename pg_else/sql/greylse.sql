@@ -235,7 +235,9 @@ BEGIN
     END IF;
     s := greylse._value(kind, value);
     INSERT INTO greylse.lists AS l (list, kind, value, net, expires, comment, added_by)
-    VALUES (add.list, add.kind, s.v, s.net, now() + expires_in, coalesce(add.comment, ''), session_user)
+    -- The caller (a web UI request runs SET ROLE: the role setting names them).
+    VALUES (add.list, add.kind, s.v, s.net, now() + expires_in, coalesce(add.comment, ''),
+            CASE current_setting('role') WHEN 'none' THEN session_user ELSE current_setting('role') END)
     ON CONFLICT ON CONSTRAINT lists_list_kind_value_key DO UPDATE
         SET expires = EXCLUDED.expires, comment = EXCLUDED.comment
     RETURNING l.id INTO id;

@@ -11,6 +11,7 @@ pub mod postfix;
 pub mod rng;
 pub mod rsyslog;
 pub mod sys;
+pub mod wui;
 
 /// Path of the shared test corpus (`../shared/corpus` beside the checkout).
 pub fn corpus_dir() -> std::path::PathBuf {

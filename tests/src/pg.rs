@@ -117,14 +117,16 @@ impl Cluster {
             .get(0)
     }
 
-    /// Replace pg_hba.conf by these lines (plus the local trust line) and reload.
+    /// Replace pg_hba.conf by these lines, then the local trust line (so a
+    /// `local` line given here comes first), and reload.
     pub fn hba(&self, lines: &[&str]) {
         let path = self.data().join("pg_hba.conf");
-        let mut text = String::from("local all all trust\n");
+        let mut text = String::new();
         for l in lines {
             text.push_str(l);
             text.push('\n');
         }
+        text.push_str("local all all trust\n");
         std::fs::write(&path, text).unwrap();
         chown_postgres(&path);
         self.connect()

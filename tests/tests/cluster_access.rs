@@ -123,7 +123,11 @@ fn the_demo_cluster_admits_only_its_user_by_peer() {
             "this user as an unmapped role",
             psql(None, &sock, port, "intruder"),
         );
-        assert!(err.contains("Peer authentication failed"), "{err}");
+        // Not mapped: it would need that role's password (it has none).
+        assert!(
+            err.contains("no password supplied") || err.contains("password authentication failed"),
+            "{err}"
+        );
 
         let err = refused(
             "nobody over the socket",
