@@ -129,7 +129,8 @@ stop_cluster() {
     as_owner "$PGBIN/pg_ctl" -D "$1/data" -m "${2:-fast}" -w -t 60 stop >/dev/null
 }
 
-# The test programs of package else-tests (one per tests/*.rs), built if
+# The test programs of package else-tests (one per tests/*.rs, and the
+# library's unit tests), built if
 # needed; with names, only those. Prints one path per line.
 test_programs() {
     local sel=()
@@ -139,7 +140,7 @@ test_programs() {
         | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] in (["test"], ["lib"]):
         print(m["executable"])' | sort
 }
 

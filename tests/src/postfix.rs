@@ -111,15 +111,13 @@ impl Postfix {
              smtp_dns_support_level = disabled\n\
              queue_run_delay = 300s\n\
              minimal_backoff_time = 300s\n\
-             maximal_backoff_time = 600s\n\
-             {extra}\n",
+             maximal_backoff_time = 600s\n",
             queue = d.join("queue").display(),
             data = d.join("data").display(),
             log = d.join("maillog").display(),
             prefix = d.display(),
-            extra = subst(main_extra),
         );
-        std::fs::write(conf.join("main.cf"), main).unwrap();
+        std::fs::write(conf.join("main.cf"), merge_main(&main, &subst(main_extra))).unwrap();
         let master = format!(
             "127.0.0.1:{port} inet n - n - - smtpd\n{MASTER_BASE}{}\n",
             subst(master_extra)
@@ -185,21 +183,23 @@ impl Postfix {
         Path::new(&format!("/proc/{pid}")).exists().then_some(pid)
     }
 
-    /// `postfix stop` and wait until the master process is gone.
+    /// `postfix stop` and wait until the master process is gone; bounded
+    /// (`postfix abort`, then SIGKILL), as a stuck instance must not hang the
+    /// test that stops it.
     pub fn stop(&mut self) {
         if !self.running {
             return;
         }
         self.running = false;
         let pid = self.master_pid();
-        let _ = self.postfix("stop").output();
+        run_bounded(&mut self.postfix("stop"), Duration::from_secs(30));
         for _ in 0..300 {
             if pid.is_none_or(|p| !Path::new(&format!("/proc/{p}")).exists()) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = self.postfix("abort").output();
+        run_bounded(&mut self.postfix("abort"), Duration::from_secs(10));
         if let Some(p) = pid {
             // SAFETY: killing the master of our own instance by PID.
             unsafe { libc::kill(p, libc::SIGKILL) };
@@ -260,6 +260,41 @@ impl Drop for Postfix {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// main.cf text with `extra`'s settings replacing the base's. A key set
+/// twice makes every Postfix program warn "overriding earlier entry" when it
+/// reads main.cf, postlogd included: with the kernel's default of 10
+/// datagrams queued per socket, postlogd can then block sending its own
+/// warnings to the socket only it reads, and the instance (and any
+/// `postfix stop`) hangs for ever.
+pub fn merge_main(base: &str, extra: &str) -> String {
+    let key = |l: &str| l.split_once('=').map(|(k, _)| k.trim().to_owned());
+    let extra_keys: Vec<String> = extra.lines().filter_map(key).collect();
+    let mut out: String = base
+        .lines()
+        .filter(|l| key(l).is_none_or(|k| !extra_keys.contains(&k)))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    out.push_str(extra);
+    out.push('\n');
+    out
+}
+
+/// Run a command to its end, or kill it after `limit`.
+fn run_bounded(cmd: &mut Command, limit: Duration) {
+    let Ok(mut child) = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn() else {
+        return;
+    };
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// `smtp-sink` on a loopback port, killed by PID on drop.
@@ -486,5 +521,17 @@ impl Drop for ExchangeSmtp {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn extra_settings_replace_the_base_ones() {
+        let m = super::merge_main(
+            "a = 1\nqueue_run_delay = 300s\nb = 2\n",
+            "queue_run_delay = 2s\nc = 3",
+        );
+        assert_eq!(m, "a = 1\nb = 2\nqueue_run_delay = 2s\nc = 3\n");
     }
 }

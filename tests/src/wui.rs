@@ -6,6 +6,7 @@ use crate::pg::Cluster;
 use crate::sys::{free_port, require, wait_for};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -32,6 +33,11 @@ impl Wui {
     /// granted), let the web UI act as them, require their passwords on the
     /// socket (the test cluster trusts everyone else), then start the server.
     pub fn start(cluster: &Cluster, people: &[(&str, &str, &str)]) -> Wui {
+        Self::start_with(cluster, people, "")
+    }
+
+    /// [`Wui::start`] with more lines for the `[listen]` section (TLS).
+    pub fn start_with(cluster: &Cluster, people: &[(&str, &str, &str)], listen: &str) -> Wui {
         let mut db = cluster.connect();
         db.batch_execute(&format!("CREATE ROLE {AUTHENTICATOR} LOGIN NOINHERIT"))
             .unwrap();
@@ -49,7 +55,7 @@ impl Wui {
         let dir = crate::sys::shared_tempdir("else-wui-");
         let port = free_port();
         let conf = format!(
-            "[listen]\naddress = \"127.0.0.1:{port}\"\n[database]\nconninfo = \"{}\"\nlogin = \"host={} port={} dbname=postgres\"\nconnections = 4\n",
+            "[listen]\naddress = \"127.0.0.1:{port}\"\n{listen}\n[database]\nconninfo = \"{}\"\nlogin = \"host={} port={} dbname=postgres\"\nconnections = 4\n",
             cluster.dsn_for(AUTHENTICATOR),
             cluster.socket_dir().display(),
             cluster.port
@@ -139,7 +145,9 @@ impl Driver {
         require(CHROMEDRIVER, "chromium-driver");
         require(CHROMIUM, "chromium");
         let port = free_port();
+        // Its own process group: chromium's processes are killed with it.
         let child = Command::new(CHROMEDRIVER)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -172,6 +180,8 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // SAFETY: signalling the process group we created.
+        unsafe { libc::kill(-(self.child.id() as i32), libc::SIGKILL) };
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -125,6 +125,12 @@ fn world() -> World {
     }
 }
 
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.rt.block_on(self.browser.clone().close());
+    }
+}
+
 impl World {
     fn b<T>(&self, f: impl std::future::Future<Output = T>) -> T {
         self.rt.block_on(f)
@@ -611,11 +617,41 @@ fn hostile_text_renders_as_text_and_big_pages_stay_usable() {
 fn every_page_works_for_the_admin_and_is_pictured() {
     let w = world();
     w.go("/login");
+    assert!(unlabelled(&w).is_empty(), "{:?}", unlabelled(&w));
     w.shot("login");
     w.login(ADMIN);
     w.go("/search?recipient=%40example.org&range=24h");
     assert!(w.table().len() >= 100);
     w.shot("search");
+    for p in [
+        "/search?range=all",
+        "/stats",
+        "/greylse",
+        "/admin",
+        "/history",
+    ] {
+        w.go(p);
+        assert!(unlabelled(&w).is_empty(), "{p}: {:?}", unlabelled(&w));
+    }
+    w.go("/search?recipient=%40example.org&range=24h");
+    // Keyboard: the first Tab reaches the skip link, which leads to the content.
+    w.b(async {
+        w.browser
+            .find(Locator::Css("body"))
+            .await?
+            .send_keys("\u{E004}")
+            .await
+    })
+    .unwrap();
+    let focused = w
+        .b(w.browser
+            .execute("return document.activeElement.className", vec![]))
+        .unwrap();
+    assert_eq!(
+        focused,
+        serde_json::json!("skip"),
+        "the first Tab reaches the skip link"
+    );
     w.go("/stats?range=24h");
     let text = w.text();
     assert!(
@@ -699,4 +735,82 @@ fn every_page_works_for_the_admin_and_is_pictured() {
     assert_eq!(hosts, 1);
     assert!(w.text().contains("Parser coverage"));
     w.shot("admin");
+}
+
+#[test]
+fn tls_is_one_setting_and_cookies_are_then_secure() {
+    let cluster = Cluster::start();
+    let pki = else_tests::rsyslog::test_pki();
+    let wui = Wui::start_with(
+        &cluster,
+        &[ADMIN],
+        &format!(
+            "tls_cert = \"{}\"\ntls_key = \"{}\"",
+            pki.join("pg.crt").display(),
+            pki.join("pg.key").display()
+        ),
+    );
+    // The test CA's certificate for "localhost", verified by openssl.
+    let mut child = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-quiet",
+            "-verify_return_error",
+            "-servername",
+            "localhost",
+            "-verify_hostname",
+            "localhost",
+        ])
+        .arg("-CAfile")
+        .arg(pki.join("ca.crt"))
+        .args(["-connect", &format!("127.0.0.1:{}", wui.port)])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(
+        text.starts_with("http/1.1 200"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("strict-transport-security: max-age="),
+        "{text}"
+    );
+    let cookie = text
+        .lines()
+        .find(|l| l.starts_with("set-cookie: else_login="))
+        .unwrap();
+    assert!(
+        cookie.contains("; secure")
+            && cookie.contains("httponly")
+            && cookie.contains("samesite=strict"),
+        "{cookie}"
+    );
+    // Plain HTTP on the TLS port gets no page.
+    let (code, _, body) = wui.request("GET", "/login", &[], "");
+    assert!(code != 200 && !body.contains("Log in"), "{code} {body}");
+}
+
+/// Every form control on the pages has a label (or an accessible name).
+fn unlabelled(w: &World) -> Vec<String> {
+    let v = w
+        .b(w.browser.execute(
+            "return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea, button'))
+               .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label') && !(e.tagName == 'BUTTON' && e.textContent.trim()))
+               .map(e => e.outerHTML)",
+            vec![],
+        ))
+        .unwrap();
+    serde_json::from_value(v).unwrap()
 }
