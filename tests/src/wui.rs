@@ -85,6 +85,16 @@ impl Wui {
         std::fs::read_to_string(self.dir.path().join("stderr")).unwrap_or_default()
     }
 
+    /// GET with a session cookie.
+    pub fn get_as(&self, session: &str, path: &str) -> (u16, String, String) {
+        self.request(
+            "GET",
+            path,
+            &[("Cookie", &format!("else_session={session}"))],
+            "",
+        )
+    }
+
     /// One HTTP/1.1 request; returns (status, headers, body).
     pub fn request(
         &self,

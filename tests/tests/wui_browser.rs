@@ -526,12 +526,9 @@ fn a_journey_shows_hops_outcomes_bounce_link_and_lines() {
 
     // The CSV export is the full result of maillog.search.
     let s = w.raw_login(ADMIN).unwrap();
-    let (code, head, csv) = w.wui.request(
-        "GET",
-        "/search.csv?sender=%40example.org&range=all",
-        &[("Cookie", &format!("else_session={s}"))],
-        "",
-    );
+    let (code, head, csv) = w
+        .wui
+        .get_as(&s, "/search.csv?sender=%40example.org&range=all");
     assert_eq!(code, 200, "{head}");
     assert!(head.to_lowercase().contains("content-type: text/csv"));
     let mut rows = csv.lines();
@@ -598,19 +595,26 @@ fn hostile_text_renders_as_text_and_big_pages_stay_usable() {
     w.go("/search?sender=bulk%40example.org&range=all&per=1000");
     assert_eq!(w.table().len(), 1000);
     let s = w.raw_login(HELPDESK).unwrap();
-    let (_, _, page) = w.wui.request(
-        "GET",
-        "/search?sender=bulk%40example.org&range=all",
-        &[("Cookie", &format!("else_session={s}"))],
-        "",
-    );
+    let (_, _, page) = w
+        .wui
+        .get_as(&s, "/search?sender=bulk%40example.org&range=all&rows=10000");
     let (_, _, css) = w.wui.request("GET", "/assets/app.css", &[], "");
     assert!(
         page.len() + css.len() < 300_000,
         "page weight {} bytes",
         page.len() + css.len()
     );
-    assert!(page.contains("1000 journeys, page 1 of 10"));
+    assert!(
+        page.contains("1000 journeys, page 1 of 10"),
+        "exactly 1,000: no limit note"
+    );
+    let (_, _, page) = w
+        .wui
+        .get_as(&s, "/search?sender=bulk%40example.org&range=all&rows=100");
+    assert!(
+        page.contains("100 journeys (the newest 100: narrow the search"),
+        "a capped result says so"
+    );
 }
 
 #[test]

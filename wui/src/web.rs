@@ -3,7 +3,8 @@
 use crate::db::{Db, DbError};
 use crate::pages;
 use crate::session::{self, Session, Sessions};
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -153,9 +154,18 @@ impl IntoResponse for Deny {
     }
 }
 
-/// The session or, for a visitor without one, a redirect to the login page.
-pub fn require(app: &App, h: &HeaderMap) -> Result<Session, Deny> {
-    app.session(h).map(|(_, s)| s).ok_or(Deny::Login)
+/// The person behind a request: handlers that take it run only with a live
+/// session; a visitor without one is sent to the login page.
+pub struct Person(pub Session);
+
+impl FromRequestParts<Arc<App>> for Person {
+    type Rejection = Deny;
+
+    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Deny> {
+        app.session(&parts.headers)
+            .map(|(_, s)| Person(s))
+            .ok_or(Deny::Login)
+    }
 }
 
 /// A state-changing form must carry the session's CSRF token.

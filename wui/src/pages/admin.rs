@@ -4,9 +4,8 @@
 //! statement with bound values, and the database's grants decide.
 use crate::db::DbError;
 use crate::pages::layout;
-use crate::web::{check_csrf, db_error, require, Shared};
+use crate::web::{check_csrf, db_error, Person, Shared};
 use axum::extract::Form;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -47,11 +46,7 @@ fn add_form(csrf: &str, grp: &str, action: &str, label: &str, extra: Markup) -> 
     }
 }
 
-pub async fn page(axum::extract::State(app): Shared, h: HeaderMap) -> Response {
-    let s = match require(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
+pub async fn page(axum::extract::State(app): Shared, Person(s): Person) -> Response {
     let r: Result<_, DbError> = async {
         let mut db = app.db.begin(&s.role).await?;
         let tx = db.tx().await?;
@@ -192,13 +187,9 @@ pub struct Change {
 
 pub async fn change(
     axum::extract::State(app): Shared,
-    h: HeaderMap,
+    Person(s): Person,
     Form(f): Form<Change>,
 ) -> Response {
-    let s = match require(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     if let Err(r) = check_csrf(&s, f.csrf.as_deref()) {
         return r.into_response();
     }

@@ -3,9 +3,8 @@
 //! change is a POST with the CSRF token, calling greylse.* with bound values.
 use crate::db::DbError;
 use crate::pages::layout::{self, ts};
-use crate::web::{check_csrf, db_error, require, Shared};
+use crate::web::{check_csrf, db_error, Person, Shared};
 use axum::extract::Form;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 use serde::Deserialize;
@@ -22,11 +21,7 @@ struct Entry {
     added_by: Option<String>,
 }
 
-pub async fn page(axum::extract::State(app): Shared, h: HeaderMap) -> Response {
-    let s = match require(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
+pub async fn page(axum::extract::State(app): Shared, Person(s): Person) -> Response {
     let r: Result<_, DbError> = async {
         let mut db = app.db.begin(&s.role).await?;
         let tx = db.tx().await?;
@@ -126,13 +121,9 @@ pub struct Change {
 
 pub async fn change(
     axum::extract::State(app): Shared,
-    h: HeaderMap,
+    Person(s): Person,
     Form(f): Form<Change>,
 ) -> Response {
-    let s = match require(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     if let Err(r) = check_csrf(&s, f.csrf.as_deref()) {
         return r.into_response();
     }

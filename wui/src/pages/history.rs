@@ -2,8 +2,7 @@
 //! row-level security in the database), each to run again.
 use crate::db::DbError;
 use crate::pages::layout::{self, ts};
-use crate::web::{db_error, require, Shared};
-use axum::http::HeaderMap;
+use crate::web::{db_error, Person, Shared};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 use time::OffsetDateTime;
@@ -19,11 +18,7 @@ pub fn describe(query: &str) -> String {
         .join(" · ")
 }
 
-pub async fn page(axum::extract::State(app): Shared, h: HeaderMap) -> Response {
-    let s = match require(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
+pub async fn page(axum::extract::State(app): Shared, Person(s): Person) -> Response {
     let r: Result<Vec<(OffsetDateTime, String)>, DbError> = async {
         let mut db = app.db.begin(&s.role).await?;
         let tx = db.tx().await?;

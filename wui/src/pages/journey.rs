@@ -5,9 +5,8 @@
 use crate::db::DbError;
 use crate::pages::layout::{self, hop_link, status, ts};
 use crate::pages::search::{self, Params, Row};
-use crate::web::{db_error, require, Shared};
+use crate::web::{db_error, Person, Shared};
 use axum::extract::Query;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -36,11 +35,11 @@ fn split(q: &str) -> (Option<&str>, &str) {
     }
 }
 
-pub async fn page(axum::extract::State(app): Shared, h: HeaderMap, Query(q): Query<Q>) -> Response {
-    let s = match require(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
+pub async fn page(
+    axum::extract::State(app): Shared,
+    Person(s): Person,
+    Query(q): Query<Q>,
+) -> Response {
     let asked = q.q.as_deref().unwrap_or("").trim().to_owned();
     let (host, qid) = split(&asked);
     let r: Result<(Vec<Row>, Vec<Line>), DbError> = async {

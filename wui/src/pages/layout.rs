@@ -15,12 +15,7 @@ pub fn page(s: &Session, title: &str, active: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · ELSE" }
-                link rel="stylesheet" href="/assets/app.css";
-            }
+            (head(title))
             body {
                 a.skip href="#main" { "Skip to content" }
                 header.top {
@@ -56,17 +51,23 @@ pub fn page(s: &Session, title: &str, active: &str, body: Markup) -> Markup {
     }
 }
 
+fn head(title: &str) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            title { (title) " · ELSE" }
+            link rel="stylesheet" href="/assets/app.css";
+        }
+    }
+}
+
 /// A page for visitors without a session (the login page).
 pub fn bare(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                title { (title) " · ELSE" }
-                link rel="stylesheet" href="/assets/app.css";
-            }
+            (head(title))
             body { main #main.narrow { h1 { (title) } (body) } }
         }
     }

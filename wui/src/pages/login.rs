@@ -3,7 +3,7 @@
 use crate::db::DbError;
 use crate::pages::layout;
 use crate::session::{self, LOGIN_COOKIE};
-use crate::web::{check_csrf, require, Shared};
+use crate::web::{check_csrf, Deny, Shared};
 use axum::extract::{ConnectInfo, Form};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -144,16 +144,13 @@ pub async fn logout(
     h: HeaderMap,
     Form(f): Form<Logout>,
 ) -> Response {
-    let s = match require(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
+    let Some((t, s)) = app.session(&h) else {
+        return Deny::Login.into_response();
     };
     if let Err(r) = check_csrf(&s, f.csrf.as_deref()) {
         return r.into_response();
     }
-    if let Some((t, _)) = app.session(&h) {
-        app.sessions.remove(&t);
-    }
+    app.sessions.remove(&t);
     (
         [(header::SET_COOKIE, app.cookie(session::COOKIE, "", Some(0)))],
         Redirect::to("/login"),

@@ -4,9 +4,9 @@ use crate::db::{DbError, Transaction};
 use crate::pages::layout::{self, status, ts};
 use crate::pages::timerange;
 use crate::session::Session;
-use crate::web::{db_error, require, Shared};
+use crate::web::{db_error, Person, Shared};
 use axum::extract::Query;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
 use serde::{Deserialize, Serialize};
@@ -310,7 +310,7 @@ fn form(p: &Params) -> Markup {
     }
 }
 
-fn table(p: &Params, rows: &[Row]) -> Markup {
+fn table(p: &Params, rows: &[Row], max_rows: i32) -> Markup {
     let key = p.sort.as_deref().unwrap_or("received_at");
     let desc = p.dir.as_deref() != Some("asc");
     let per = p.per.unwrap_or(100).clamp(10, 1000);
@@ -320,6 +320,7 @@ fn table(p: &Params, rows: &[Row]) -> Markup {
     html! {
         p.summary role="status" {
             (rows.len()) " journeys"
+            @if rows.len() as i32 >= max_rows { " (the newest " (max_rows) ": narrow the search or raise “At most”)" }
             @if rows.len() > per { ", page " (page + 1) " of " (pages) }
             " · " a href=(format!("/search.csv?{}", p.canonical())) download { "Export CSV (full result)" }
         }
@@ -367,13 +368,9 @@ fn table(p: &Params, rows: &[Row]) -> Markup {
 
 pub async fn page(
     axum::extract::State(app): Shared,
-    h: HeaderMap,
+    Person(s): Person,
     Query(p): Query<Params>,
 ) -> Response {
-    let s = match require(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     if !p.any() {
         return layout::page(&s, "Search", "/search", html! {
             (form(&p))
@@ -394,7 +391,7 @@ pub async fn page(
     );
     layout::page(&s, "Search", "/search", html! {
         (form(&p))
-        @if rows.is_empty() { (layout::none("No journeys match.")) } @else { (table(&p, &rows)) }
+        @if rows.is_empty() { (layout::none("No journeys match.")) } @else { (table(&p, &rows, max_rows)) }
     })
     .into_response()
 }
@@ -508,13 +505,9 @@ pub fn csv_text(rows: &[Row]) -> String {
 
 pub async fn csv(
     axum::extract::State(app): Shared,
-    h: HeaderMap,
+    Person(s): Person,
     Query(p): Query<Params>,
 ) -> Response {
-    let s = match require(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     match query(&app, &s, &p, MAX_ROWS).await {
         Ok(rows) => (
             [
@@ -540,13 +533,9 @@ pub struct Find {
 /// address or a client searches for it.
 pub async fn find(
     axum::extract::State(app): Shared,
-    h: HeaderMap,
+    Person(s): Person,
     Query(f): Query<Find>,
 ) -> Response {
-    let s = match require(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     let q =
         f.q.as_deref()
             .unwrap_or("")
@@ -607,4 +596,42 @@ pub async fn find(
             .into_response();
     }
     Redirect::to(&layout::search_href(&[("client", &q), ("range", "7d")])).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_defused() {
+        let mut s = String::new();
+        for v in [
+            "plain",
+            "a,b",
+            "say \"hi\"",
+            "=cmd()",
+            "-1.5",
+            "-x",
+            "@SUM(A1)",
+            "line\nbreak",
+        ] {
+            field(&mut s, v);
+            s.push('|');
+        }
+        assert_eq!(
+            s,
+            "plain|\"a,b\"|\"say \"\"hi\"\"\"|'=cmd()|-1.5|'-x|'@SUM(A1)|\"line\nbreak\"|"
+        );
+    }
+
+    #[test]
+    fn the_stored_search_leaves_out_the_view_and_empty_fields() {
+        let p: Params = serde_urlencoded::from_str(
+            "sender=&recipient=bob%40example.org&range=7d&sort=host&dir=asc&page=2&per=100&client=+",
+        )
+        .unwrap();
+        assert!(p.any());
+        assert_eq!(p.canonical(), "recipient=bob%40example.org&range=7d");
+        assert!(!Params::default().any());
+    }
 }

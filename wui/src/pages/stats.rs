@@ -4,9 +4,8 @@
 use crate::db::DbError;
 use crate::pages::layout::{self, search_href};
 use crate::pages::timerange;
-use crate::web::{db_error, require, Shared};
+use crate::web::{db_error, Person, Shared};
 use axum::extract::Query;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use maud::{html, Markup};
 use serde::Deserialize;
@@ -80,11 +79,11 @@ const TOPS: [Top; 6] = [
     },
 ];
 
-pub async fn page(axum::extract::State(app): Shared, h: HeaderMap, Query(p): Query<P>) -> Response {
-    let s = match require(&app, &h) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
+pub async fn page(
+    axum::extract::State(app): Shared,
+    Person(s): Person,
+    Query(p): Query<P>,
+) -> Response {
     let range = p.range.clone().unwrap_or_else(|| "24h".into());
     let r: Result<_, DbError> = async {
         let (since, until) = timerange::resolve(&range, p.since.as_deref(), p.until.as_deref(), OffsetDateTime::now_utc())
