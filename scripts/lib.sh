@@ -130,13 +130,13 @@ stop_cluster() {
 }
 
 # The test programs of package else-tests (one per tests/*.rs, and the
-# library's unit tests), built if
-# needed; with names, only those. Prints one path per line.
+# library's unit tests; profile e2e, see Cargo.toml), built if needed; with
+# names, only those. Prints one path per line.
 test_programs() {
     local sel=()
     for t in "$@"; do sel+=(--test "$t"); done
     [ ${#sel[@]} -gt 0 ] || sel=(--tests)
-    CARGO_TARGET_DIR="$PLAIN_TARGET" cargo test --release -p else-tests "${sel[@]}" --no-run --message-format=json 2>/dev/null \
+    CARGO_TARGET_DIR="$PLAIN_TARGET" cargo test --profile e2e -p else-tests "${sel[@]}" --no-run --message-format=json 2>/dev/null \
         | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
