@@ -14,13 +14,9 @@ use std::time::Duration;
 /// The login role the daemon uses (member of greylse_daemon).
 pub const DAEMON_ROLE: &str = "greylse_test";
 
-/// The daemon binary: `ELSE_GREYLSE_BIN`, else the release build.
+/// The program: `ELSE_GREYLSE_BIN`, else the release build.
 pub fn binary() -> PathBuf {
-    std::env::var_os("ELSE_GREYLSE_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plain/release/greylse")
-        })
+    crate::sys::workspace_binary("ELSE_GREYLSE_BIN", "greylse")
 }
 
 pub struct Greylse {

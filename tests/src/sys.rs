@@ -1,6 +1,6 @@
 //! Small helpers around processes, users and ports.
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -88,4 +88,14 @@ pub fn shared_tempdir(prefix: &str) -> tempfile::TempDir {
     )
     .unwrap();
     dir
+}
+
+/// A program of this workspace: the path in environment variable `var`
+/// (scripts/test sets it), else the release build in target/plain.
+pub fn workspace_binary(var: &str, name: &str) -> PathBuf {
+    std::env::var_os(var).map(PathBuf::from).unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/plain/release")
+            .join(name)
+    })
 }

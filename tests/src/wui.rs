@@ -7,19 +7,16 @@ use crate::sys::{free_port, require, wait_for};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The authenticator role the web UI logs in as.
 pub const AUTHENTICATOR: &str = "else_web";
 
+/// The program: `ELSE_WUI_BIN`, else the release build.
 pub fn binary() -> PathBuf {
-    std::env::var_os("ELSE_WUI_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/plain/release/else-wui")
-        })
+    crate::sys::workspace_binary("ELSE_WUI_BIN", "else-wui")
 }
 
 pub struct Wui {

@@ -149,15 +149,8 @@ impl World {
 
     fn login(&self, who: (&str, &str, &str)) {
         self.go("/login");
-        let c = &self.browser;
-        self.b(async {
-            c.find(Locator::Id("user")).await?.send_keys(who.0).await?;
-            c.find(Locator::Id("password"))
-                .await?
-                .send_keys(who.1)
-                .await
-        })
-        .unwrap();
+        self.type_into("user", who.0);
+        self.type_into("password", who.1);
         self.click(Locator::Css("form.login button"));
         self.wait_path("/search", &format!("{} logged in", who.0));
     }
@@ -187,6 +180,13 @@ impl World {
             self.text(),
             self.wui.stderr()
         );
+    }
+
+    /// Type into the field with this id.
+    fn type_into(&self, id: &str, text: &str) {
+        let c = &self.browser;
+        self.b(async { c.find(Locator::Id(id)).await?.send_keys(text).await })
+            .unwrap();
     }
 
     /// Click what leads to another page (a link, a form's button) and wait
@@ -478,13 +478,7 @@ fn a_journey_shows_hops_outcomes_bounce_link_and_lines() {
     w.login(ADMIN);
     // The quick-search box takes a Message-ID straight to its journey.
     let c = &w.browser;
-    w.b(async {
-        c.find(Locator::Id("q"))
-            .await?
-            .send_keys("<journey-1@sender.test>")
-            .await
-    })
-    .unwrap();
+    w.type_into("q", "<journey-1@sender.test>");
     w.click(Locator::Css("form.quick button"));
     assert_eq!(w.path(), "/journey");
     let text = w.text();
@@ -688,17 +682,11 @@ fn every_page_works_for_the_admin_and_is_pictured() {
         ))
         .await?
         .click()
-        .await?;
-        c.find(Locator::Id("value"))
-            .await?
-            .send_keys("192.0.2.0/24")
-            .await?;
-        c.find(Locator::Id("comment"))
-            .await?
-            .send_keys("partner relays")
-            .await
+        .await
     })
     .unwrap();
+    w.type_into("value", "192.0.2.0/24");
+    w.type_into("comment", "partner relays");
     w.click(Locator::Css("form.add button"));
     assert!(
         w.text().contains("192.0.2.0/24") && w.text().contains("partner relays"),
@@ -717,13 +705,7 @@ fn every_page_works_for_the_admin_and_is_pictured() {
     assert!(!w.text().contains("partner relays"));
     // Administration: add a host to the group through the form.
     w.go("/admin");
-    w.b(async {
-        c.find(Locator::Id("add_host-example"))
-            .await?
-            .send_keys("mbox")
-            .await
-    })
-    .unwrap();
+    w.type_into("add_host-example", "mbox");
     w.click(Locator::Css(
         "article.group form.inline:has(#add_host-example) button",
     ));
