@@ -460,11 +460,14 @@ CREATE FUNCTION maillog.summary(since timestamptz DEFAULT NULL, until timestampt
 RETURNS TABLE (metric text, value bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     WITH l AS (SELECT * FROM maillog._visible_lines(since, until)),
-    received AS (
-        SELECT DISTINCT host, qid FROM l WHERE kind IN ('client', 'pickup') AND qid IS NOT NULL),
+    -- The size of each received queue entry (its first queue-manager line),
+    -- in one grouping pass: a join of the two CTEs ran as a nested loop
+    -- (9 s for 20,000 lines).
     sizes AS (
-        SELECT DISTINCT ON (l.host, l.qid) l.size FROM l JOIN received r USING (host, qid)
-         WHERE l.kind = 'queued' ORDER BY l.host, l.qid, l.at),
+        SELECT (array_agg(size ORDER BY at) FILTER (WHERE kind = 'queued'))[1] AS size
+          FROM l WHERE qid IS NOT NULL AND kind IN ('client', 'pickup', 'queued')
+         GROUP BY host, qid
+        HAVING bool_or(kind IN ('client', 'pickup'))),
     t AS (
         SELECT count(*) AS lines,
                count(*) FILTER (WHERE kind = 'other') AS unparsed,
