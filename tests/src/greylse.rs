@@ -2,12 +2,12 @@
 //! loopback port, its decision lines captured on a datagram socket the test
 //! reads (or sent to a forwarder's socket), killed on drop.
 use crate::pg::Cluster;
-use crate::sys::{free_port, wait_for};
+use crate::sys::free_port;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -80,23 +80,14 @@ impl Greylse {
         );
         let path = dir.path().join("greylse.toml");
         std::fs::write(&path, conf).unwrap();
-        let child = Command::new(binary())
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("start {}: {e} (scripts/test builds it)", binary().display())
-            });
+        let child = crate::sys::spawn_daemon(&binary(), &path, dir.path());
         let g = Greylse {
             dir,
             port,
             child,
             log,
         };
-        wait_for("greylse to listen", Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        crate::sys::wait_listening("greylse to listen", port);
         g
     }
 

@@ -225,20 +225,12 @@ impl Postfix {
             .unwrap()
             .write_all(message.as_bytes())
             .unwrap();
-        let pid = child.id();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || tx.send(child.wait_with_output()));
-        let out = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(out) => out.unwrap(),
-            Err(_) => {
-                // SAFETY: killing our own child by PID.
-                unsafe { libc::kill(pid as i32, libc::SIGKILL) };
-                panic!(
-                    "sendmail did not finish in 60 s:\n{}",
-                    self.log_lines().join("\n")
-                );
-            }
-        };
+        let out = crate::sys::output_within(child, Duration::from_secs(60)).unwrap_or_else(|| {
+            panic!(
+                "sendmail did not finish in 60 s:\n{}",
+                self.log_lines().join("\n")
+            )
+        });
         assert!(
             out.status.success(),
             "sendmail failed: {}",
@@ -283,18 +275,9 @@ pub fn merge_main(base: &str, extra: &str) -> String {
 
 /// Run a command to its end, or kill it after `limit`.
 fn run_bounded(cmd: &mut Command, limit: Duration) {
-    let Ok(mut child) = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn() else {
-        return;
-    };
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if let Ok(child) = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn() {
+        crate::sys::output_within(child, limit);
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 /// `smtp-sink` on a loopback port, killed by PID on drop.

@@ -99,3 +99,37 @@ pub fn workspace_binary(var: &str, name: &str) -> PathBuf {
             .join(name)
     })
 }
+
+/// Start a daemon of this workspace as `bin CONFIG`, its stderr in
+/// `dir/stderr` (for failure messages). The caller owns (and kills) it.
+pub fn spawn_daemon(bin: &Path, config: &Path, dir: &Path) -> std::process::Child {
+    Command::new(bin)
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e} (scripts/test builds it)", bin.display()))
+}
+
+/// Wait (20 s at most) until 127.0.0.1:`port` accepts connections.
+pub fn wait_listening(what: &str, port: u16) {
+    wait_for(what, Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+}
+
+/// A child's output once it exits, or None after `limit`, when it is killed:
+/// a stuck helper program must not hang the test that waits for it.
+pub fn output_within(child: std::process::Child, limit: Duration) -> Option<std::process::Output> {
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.ok(),
+        Err(_) => {
+            // SAFETY: killing our own child by PID.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            None
+        }
+    }
+}

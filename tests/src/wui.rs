@@ -59,18 +59,9 @@ impl Wui {
         );
         let path = dir.path().join("wui.toml");
         std::fs::write(&path, conf).unwrap();
-        let child = Command::new(binary())
-            .arg(&path)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("start {}: {e} (scripts/test builds it)", binary().display())
-            });
+        let child = crate::sys::spawn_daemon(&binary(), &path, dir.path());
         let w = Wui { dir, port, child };
-        wait_for("else-wui to listen", Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
+        crate::sys::wait_listening("else-wui to listen", port);
         w
     }
 

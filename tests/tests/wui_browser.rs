@@ -251,14 +251,7 @@ impl World {
     fn raw_login(&self, who: (&str, &str, &str)) -> Result<String, (u16, String)> {
         let (_, head, body) = self.wui.request("GET", "/login", &[], "");
         let pre = cookie(&head, "else_login").unwrap();
-        let token = body
-            .split("name=\"pre\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_owned();
+        let token = hidden(&body, "pre");
         let form = format!("pre={token}&user={}&password={}", who.0, who.1);
         let (code, head, body) = self.wui.request(
             "POST",
@@ -271,6 +264,16 @@ impl World {
             _ => Err((code, body)),
         }
     }
+}
+
+/// The value of the form field `name` in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let start = format!("name=\"{name}\" value=\"");
+    let rest = page
+        .split(&start)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no field {name}"));
+    rest.split('"').next().unwrap().to_owned()
 }
 
 fn cookie(head: &str, name: &str) -> Option<String> {
@@ -363,14 +366,7 @@ fn logged_out_visitors_see_nothing_and_forms_need_their_token() {
     );
     assert_eq!(code, 403, "{body}");
     let (_, _, page) = w.wui.request("GET", "/history", &[("Cookie", &ck)], "");
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_owned();
+    let csrf = hidden(&page, "csrf");
     let (code, _, _) = w.wui.request(
         "POST",
         "/admin",

@@ -50,7 +50,6 @@ impl From<tokio_postgres::Error> for DbError {
                 DbError::Request(m)
             }
             Some(d) => DbError::Other(d.message().to_owned()),
-            None if e.is_closed() => DbError::Unavailable(e.to_string()),
             None => DbError::Unavailable(e.to_string()),
         }
     }
