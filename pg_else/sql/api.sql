@@ -1,37 +1,26 @@
 -- The analyst API: search, trace, summary and friends. Correlation happens at
 -- query time over the indexed lines, so answers never depend on arrival order.
+-- Lines are read only through the lookup (lookup.sql), which knows the day
+-- partitions and the compacted days.
 -- search/trace/_gather plan every query with its real values
--- (force_custom_plan): the address patterns and time bounds then fold into
--- index conditions and partition pruning instead of a generic seq-scan plan.
--- They run without JIT: the row estimates of a multi-day partition scan pass
--- jit_above_cost, and compiling then cost 15 ms per statement for queries
--- that read a few hundred lines by index (measured at 10M lines).
--- And without sequential scans: every statement in them is an index lookup,
--- but the estimate for `keys && <many keys>` on maillog.archive (no element
--- statistics for unique keys) once made a 50,000-block scan look cheaper than
--- the GIN index: 5 s instead of 1 ms (measured at 10M lines, compacted).
-
--- Address matching: exact (case-blind) or a whole domain when the pattern
--- starts with '@'. Literal: '%', '_' and '\' in a pattern are characters.
-CREATE FUNCTION maillog._addr_match(addr text, pattern text) RETURNS bool
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN left(pattern, 1) = '@' THEN right(lower(addr), length(pattern)) = lower(pattern)
-                ELSE lower(addr) = lower(pattern) END
-$$;
-
--- A LIKE pattern matching `prefix` literally at the start of a value.
-CREATE FUNCTION maillog._like_prefix(prefix text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT replace(replace(replace(prefix, '\', '\\'), '%', '\%'), '_', '\_') || '%'
-$$;
+-- (force_custom_plan): the lookup's field names, values and time bounds then
+-- fold into index conditions and partition pruning instead of a generic
+-- seq-scan plan. They run without JIT: the row estimates of a multi-day
+-- partition scan pass jit_above_cost, and compiling then cost 15 ms per
+-- statement for queries that read a few hundred lines by index (measured at
+-- 10M lines). And without sequential scans: every statement in them is an
+-- index lookup, but the estimate for `keys && <many keys>` over compacted
+-- blocks (no element statistics for unique keys) once made a 50,000-block
+-- scan look cheaper than the GIN index: 5 s instead of 1 ms (measured at 10M
+-- lines, compacted).
 
 -- Gather every line of the journeys that start from the seed queue IDs: each
 -- round fetches the lines of the queue IDs new in that round (kept for the
 -- answer, so no line is read twice), takes the hops they name forward
 -- (`link` = next queue ID) and finds the hops pointing back at them (the
 -- link index carries the queue ID: an index-only probe), until nothing new
--- turns up. Time-bounded to the seeds' span plus the longest queue lifetime,
--- so partitions outside are pruned.
+-- turns up. Time-bounded to the seeds' span widened by the queue-ID window
+-- (maillog._find), so partitions outside are pruned.
 CREATE FUNCTION maillog._gather(seed_qids text[], lo timestamptz, hi timestamptz)
 RETURNS SETOF maillog.line
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
@@ -42,32 +31,16 @@ DECLARE
     found text[];
     got maillog.line[] := '{}';
     batch maillog.line[];
-    qkeys text[];
-    lkeys text[];
-    depth int;
 BEGIN
-    lo := lo - interval '6 days';
-    hi := hi + interval '6 days';
-    FOR depth IN 1..8 LOOP
+    -- As many rounds as the correlator follows hops (maillog_core).
+    FOR depth IN 1..maillog._max_hops() LOOP
         EXIT WHEN cardinality(frontier) = 0;
-        qkeys := ARRAY(SELECT 'q' || f FROM unnest(frontier) f);
-        lkeys := ARRAY(SELECT 'l' || f FROM unnest(frontier) f);
-        batch := ARRAY(
-            SELECT l FROM maillog.line l WHERE l.qid = ANY (frontier) AND l.at BETWEEN lo AND hi
-            UNION ALL
-            SELECT a.l FROM maillog.archived a
-             WHERE a.keys && qkeys AND a.last_at >= lo AND a.first_at <= hi
-               AND (a.l).qid = ANY (frontier) AND (a.l).at BETWEEN lo AND hi);
+        batch := ARRAY(SELECT f FROM maillog._find('queue_id', frontier, lo, hi) f);
         got := got || batch;
         found := ARRAY(
             SELECT b.link FROM unnest(batch) b WHERE b.link IS NOT NULL
             UNION
-            SELECT l.qid FROM maillog.line l
-             WHERE l.link = ANY (frontier) AND l.qid IS NOT NULL AND l.at BETWEEN lo AND hi
-            UNION
-            SELECT (a.l).qid FROM maillog.archived a
-             WHERE a.keys && lkeys AND a.last_at >= lo AND a.first_at <= hi
-               AND (a.l).link = ANY (frontier) AND (a.l).qid IS NOT NULL AND (a.l).at BETWEEN lo AND hi);
+            SELECT q FROM maillog._linked(frontier, lo, hi) q);
         frontier := ARRAY(SELECT unnest(found) EXCEPT SELECT unnest(known));
         known := known || frontier;
     END LOOP;
@@ -200,133 +173,52 @@ DECLARE
     -- A queue ID names one journey (the web UI's journey page and quick search).
     p_qid text := nullif(btrim(search.queue_id), '');
     k_qid text := maillog._key(p_qid);
-    -- Whole-domain lookups by reversed prefix, with the pattern taken literally.
-    like_rcpt text := maillog._like_prefix(reverse(k_rcpt));
-    like_sender text := maillog._like_prefix(reverse(k_sender));
-    -- Seed lines may be logged up to a queue lifetime after the journey started.
+    -- Seed lines may be logged up to a queue lifetime after the journey
+    -- started (each lookup field's window, see maillog._find).
     lo timestamptz := coalesce(search.since, '-infinity');
     hi timestamptz := coalesce(search.until, 'infinity');
     seed_limit int := greatest(search.max_rows, 1) * 4 + 100;
     seeds maillog.line[];
-    statuses text[];
-    d date;
 BEGIN
     IF search.max_rows NOT BETWEEN 1 AND 100000 THEN
         RAISE EXCEPTION 'maillog.search: max_rows must be between 1 and 100000, not %', search.max_rows
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF search.status IS NOT NULL AND search.status NOT IN
-       ('sent', 'deferred', 'bounced', 'expired', 'rejected', 'held', 'discarded', 'greylisted') THEN
+    IF search.status IS NOT NULL AND NOT search.status = ANY (maillog._statuses()) THEN
         RAISE EXCEPTION 'maillog.search: unknown status %', search.status
-            USING HINT = 'use one of sent, deferred, bounced, expired, rejected, held, discarded, greylisted';
+            USING HINT = 'use one of ' || array_to_string(maillog._statuses(), ', ');
     END IF;
-    -- 1. Seeds: the lines matching the most selective filter given, from the
-    -- day partitions and from the compacted days (maillog.archived, found by
-    -- key through the GIN index, then checked line by line).
+    -- 1. Seeds: the lines matching the most selective filter given
+    -- (maillog._find reads day partitions and compacted days alike).
     IF k_qid IS NOT NULL THEN
-        seeds := ARRAY(SELECT u.l FROM (
-            SELECT l FROM maillog.line l WHERE l.qid = k_qid
-               AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
-            UNION ALL
-            SELECT a.l FROM maillog.archived a
-             WHERE a.keys && ARRAY['q' || k_qid] AND a.last_at >= lo - interval '6 days' AND a.first_at <= hi + interval '6 days'
-               AND (a.l).qid = k_qid
-               AND (a.l).at >= lo - interval '6 days' AND (a.l).at <= hi + interval '6 days') u
-            ORDER BY (u.l).at DESC LIMIT seed_limit);
+        seeds := ARRAY(SELECT f FROM maillog._find('queue_id', ARRAY[k_qid], lo, hi) f
+                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
     ELSIF k_rcpt IS NOT NULL THEN
-        seeds := ARRAY(
-            SELECT l FROM maillog.line l
-             WHERE (CASE WHEN left(k_rcpt, 1) = '@' THEN reverse(l.rcpt) LIKE like_rcpt
-                         ELSE reverse(l.rcpt) = reverse(k_rcpt) END)
-               AND l.rcpt IS NOT NULL AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
-            UNION
-            SELECT l FROM maillog.line l
-             WHERE (CASE WHEN left(k_rcpt, 1) = '@' THEN reverse(l.orig_rcpt) LIKE like_rcpt
-                         ELSE reverse(l.orig_rcpt) = reverse(k_rcpt) END)
-               AND l.orig_rcpt IS NOT NULL AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
-            UNION
-            SELECT a.l FROM maillog.archived a
-             WHERE a.keys && ARRAY['r' || k_rcpt, 'o' || k_rcpt]
-               AND a.last_at >= lo - interval '6 days' AND a.first_at <= hi + interval '6 days'
-               AND (maillog._addr_match((a.l).rcpt, k_rcpt) OR maillog._addr_match((a.l).orig_rcpt, k_rcpt))
-               AND (a.l).at >= lo - interval '6 days' AND (a.l).at <= hi + interval '6 days'
-            ORDER BY 1 DESC LIMIT seed_limit);
+        seeds := ARRAY(SELECT f FROM maillog._find('recipient', ARRAY[k_rcpt], lo, hi) f
+                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
     ELSIF k_sender IS NOT NULL THEN
-        seeds := ARRAY(SELECT u.l FROM (
-            SELECT l FROM maillog.line l
-             WHERE (CASE WHEN left(k_sender, 1) = '@' THEN reverse(l.sender) LIKE like_sender
-                         ELSE reverse(l.sender) = reverse(k_sender) END)
-               AND l.sender IS NOT NULL AND l.at >= lo AND l.at <= hi + interval '1 day'
-            UNION ALL
-            SELECT a.l FROM maillog.archived a
-             WHERE a.keys && ARRAY['s' || k_sender] AND a.last_at >= lo AND a.first_at <= hi + interval '1 day'
-               AND maillog._addr_match((a.l).sender, k_sender)
-               AND (a.l).at >= lo AND (a.l).at <= hi + interval '1 day') u
-            ORDER BY (u.l).at DESC LIMIT seed_limit);
+        seeds := ARRAY(SELECT f FROM maillog._find('sender', ARRAY[k_sender], lo, hi) f
+                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
     ELSIF k_msgid IS NOT NULL THEN
-        seeds := ARRAY(SELECT u.l FROM (
-            SELECT l FROM maillog.line l WHERE l.msgid = k_msgid
-               AND l.at >= lo - interval '6 days' AND l.at <= hi + interval '6 days'
-            UNION ALL
-            SELECT a.l FROM maillog.archived a
-             WHERE a.keys && ARRAY['m' || k_msgid] AND a.last_at >= lo - interval '6 days' AND a.first_at <= hi + interval '6 days'
-               AND (a.l).msgid = k_msgid
-               AND (a.l).at >= lo - interval '6 days' AND (a.l).at <= hi + interval '6 days') u
-            ORDER BY (u.l).at DESC LIMIT seed_limit);
+        seeds := ARRAY(SELECT f FROM maillog._find('message_id', ARRAY[k_msgid], lo, hi) f
+                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
     ELSIF k_client IS NOT NULL THEN
-        seeds := ARRAY(SELECT u.l FROM (
-            SELECT l FROM maillog.line l WHERE (l.client = k_client OR l.client_name = k_client)
-               AND l.at >= lo AND l.at <= hi
-            UNION ALL
-            SELECT a.l FROM maillog.archived a
-             WHERE a.keys && ARRAY['c' || k_client, 'n' || k_client] AND a.last_at >= lo AND a.first_at <= hi
-               AND ((a.l).client = k_client OR (a.l).client_name = k_client)
-               AND (a.l).at >= lo AND (a.l).at <= hi) u
-            ORDER BY (u.l).at DESC LIMIT seed_limit);
-    ELSIF search.status IN ('bounced', 'deferred', 'expired', 'rejected', 'held', 'discarded', 'greylisted') THEN
-        statuses := CASE search.status
-                      WHEN 'rejected' THEN ARRAY['reject', 'milter-reject', 'proxy-reject', 'rejected']
-                      WHEN 'held' THEN ARRAY['hold', 'placed on hold']
-                      WHEN 'discarded' THEN ARRAY['discard']
-                      ELSE ARRAY[search.status] END;
-        seeds := ARRAY(SELECT u.l FROM (
-            SELECT l FROM maillog.line l
-             WHERE l.status = ANY (statuses) AND l.at >= lo AND l.at <= hi + interval '6 days'
-            UNION ALL
-            SELECT a.l FROM maillog.archived a
-             WHERE a.keys && ARRAY(SELECT 't' || x FROM unnest(statuses) x)
-               AND a.last_at >= lo AND a.first_at <= hi + interval '6 days'
-               AND (a.l).status = ANY (statuses) AND (a.l).at >= lo AND (a.l).at <= hi + interval '6 days') u
-            ORDER BY (u.l).at DESC LIMIT seed_limit);
+        seeds := ARRAY(SELECT f FROM maillog._find('client', ARRAY[k_client], lo, hi) f
+                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
+    ELSIF search.status IS NOT NULL AND search.status <> 'sent' THEN
+        -- (Most lines say sent: for it the newest lines below serve as well.)
+        seeds := ARRAY(SELECT f FROM maillog._find('status', maillog._status_words(search.status), lo, hi) f
+                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
     ELSE
-        -- No selective filter: the newest lines of queue entries and refusals in
-        -- the window (any line, so journeys whose start was not logged count too);
-        -- compacted days newest first, only as far as needed.
-        seeds := ARRAY(SELECT l FROM maillog.line l
-                        WHERE (l.qid IS NOT NULL OR l.kind IN ('reject', 'policy'))
-                          AND l.at >= lo AND l.at <= hi
-                          AND (search.host IS NULL OR l.host = search.host)
-                        ORDER BY l.at DESC LIMIT seed_limit * 3);
-        FOR d IN SELECT DISTINCT a.day FROM maillog.archive a WHERE a.last_at >= lo AND a.first_at <= hi ORDER BY 1 DESC LOOP
-            EXIT WHEN cardinality(seeds) >= seed_limit * 3;
-            seeds := seeds || ARRAY(
-                SELECT a.l FROM maillog.archived a
-                 WHERE a.day = d AND ((a.l).qid IS NOT NULL OR (a.l).kind IN ('reject', 'policy'))
-                   AND (a.l).at >= lo AND (a.l).at <= hi
-                   AND (search.host IS NULL OR (a.l).host = search.host)
-                 ORDER BY (a.l).at DESC LIMIT seed_limit * 3 - cardinality(seeds));
-        END LOOP;
+        seeds := ARRAY(SELECT f FROM maillog._recent(lo, hi, search.host, seed_limit * 3) f);
     END IF;
 
     -- A policy server's refusal and the smtpd reject it caused are one attempt
     -- (the correlator joins them): bring the reject lines of policy seeds
     -- (same recipient and client, 2 s around) when the seeds lack them.
     IF EXISTS (SELECT 1 FROM unnest(seeds) p WHERE p.kind = 'policy') THEN
-        seeds := ARRAY(SELECT DISTINCT ON (x.uid) x FROM unnest(seeds || ARRAY(
-            SELECT l FROM unnest(seeds) p JOIN maillog.line l
-                ON reverse(l.rcpt) = reverse(p.rcpt) AND l.kind = 'reject' AND l.client = p.client
-               AND l.at BETWEEN p.at - interval '2 seconds' AND p.at + interval '2 seconds'
-             WHERE p.kind = 'policy')) x);
+        seeds := ARRAY(SELECT DISTINCT ON (x.uid) x
+                         FROM unnest(seeds || ARRAY(SELECT r FROM maillog._policy_rejects(seeds) r)) x);
     END IF;
 
     -- 2. Gather the seeds' journeys, 3. correlate, 4. filter on the outcome.
@@ -391,10 +283,8 @@ DECLARE
     k text := maillog._key(asked);
     seeds maillog.line[];
 BEGIN
-    seeds := ARRAY(SELECT l FROM maillog.line l WHERE l.qid = k
-                   UNION SELECT l FROM maillog.line l WHERE l.msgid = k
-                   UNION SELECT a.l FROM maillog.archived a
-                          WHERE a.keys && ARRAY['q' || k, 'm' || k] AND ((a.l).qid = k OR (a.l).msgid = k));
+    seeds := ARRAY(SELECT f FROM maillog._find('queue_id', ARRAY[k], '-infinity', 'infinity') f
+                   UNION SELECT f FROM maillog._find('message_id', ARRAY[k], '-infinity', 'infinity') f);
     RETURN QUERY
     WITH s AS (SELECT * FROM unnest(seeds)),
          -- Numbered in a canonical order, whatever order the lines were read
@@ -438,20 +328,6 @@ CREATE FUNCTION maillog.format_line(at timestamptz, host text, program text, pid
 LANGUAGE sql STABLE PARALLEL SAFE AS $$
     SELECT to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"') || ' ' || host || ' ' || program
            || coalesce('[' || pid || ']', '') || ': ' || msg
-$$;
-
--- Every line in a time window, from the day partitions and the compacted
--- days: what the totals below read. (Inlined by the planner, so partitions and
--- blocks outside the window are skipped.)
-CREATE FUNCTION maillog.lines(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
-RETURNS SETOF maillog.line
-LANGUAGE sql STABLE AS $$
-    SELECT * FROM maillog.line
-     WHERE at >= coalesce(since, '-infinity') AND at <= coalesce(until, 'infinity')
-    UNION ALL
-    SELECT (a.l).* FROM maillog.archived a
-     WHERE a.last_at >= coalesce(since, '-infinity') AND a.first_at <= coalesce(until, 'infinity')
-       AND (a.l).at >= coalesce(since, '-infinity') AND (a.l).at <= coalesce(until, 'infinity')
 $$;
 
 -- Grand totals in the spirit of pflogsumm, computed from the lines (see README

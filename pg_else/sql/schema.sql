@@ -173,7 +173,7 @@ CREATE TABLE maillog.archive (
     day   date        NOT NULL,
     first_at timestamptz NOT NULL,   -- first and last line of the block
     last_at  timestamptz NOT NULL,
-    keys  text[]      NOT NULL,   -- maillog._keys of every line, distinct
+    keys  text[]      NOT NULL,   -- maillog._archive_keys of every line, distinct
     lines maillog.line[] NOT NULL
 );
 ALTER TABLE maillog.archive ALTER COLUMN lines SET COMPRESSION lz4;
@@ -181,24 +181,6 @@ CREATE INDEX archive_keys ON maillog.archive USING gin (keys);
 CREATE INDEX archive_day ON maillog.archive (day);
 -- Its rows are the data of compacted days: pg_dump saves them.
 SELECT pg_catalog.pg_extension_config_dump('maillog.archive', '');
-
--- The keys a line is found by, one letter for the field: q queue ID, l link,
--- s sender, r recipient, o original recipient (addresses also as their
--- '@domain', the form search takes for a whole domain), m Message-ID, c client
--- address, n client name, t status.
-CREATE FUNCTION maillog._keys(l maillog.line) RETURNS text[]
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT array_remove(ARRAY[
-        'q' || l.qid, 'l' || l.link,
-        's' || l.sender, 's' || substring(l.sender FROM '@[^@]*$'),
-        'r' || l.rcpt, 'r' || substring(l.rcpt FROM '@[^@]*$'),
-        'o' || l.orig_rcpt, 'o' || substring(l.orig_rcpt FROM '@[^@]*$'),
-        'm' || l.msgid, 'c' || l.client, 'n' || l.client_name, 't' || l.status], NULL)
-$$;
-
--- Archived lines one by one, with their block's bounds and keys for pruning.
-CREATE VIEW maillog.archived AS
-    SELECT a.day, a.first_at, a.last_at, a.keys, x AS l FROM maillog.archive a, unnest(a.lines) x;
 
 -- For a DBA who wants days ready in advance: SELECT maillog.ensure_partitions(now(), now() + '7 days').
 CREATE FUNCTION maillog.ensure_partitions(lo timestamptz, hi timestamptz) RETURNS int
@@ -315,7 +297,9 @@ BEGIN
                   FROM maillog.%I l),
             k AS (
                 SELECT n.blk, array_agg(DISTINCT key) AS keys
-                  FROM n, unnest(maillog._keys(n.l)) key GROUP BY n.blk),
+                  FROM n, unnest(maillog._archive_keys((n.l).qid, (n.l).link, (n.l).sender, (n.l).rcpt,
+                       (n.l).orig_rcpt, (n.l).msgid, (n.l).client, (n.l).client_name, (n.l).status)) key
+                 GROUP BY n.blk),
             -- Counted as written: reading the day's blocks back would
             -- decompress all of them again.
             packed AS (

@@ -1,7 +1,7 @@
 //! SQL entry points of the correlator: the database gathers candidate lines
 //! (api.sql, `maillog.search`/`maillog.trace`) and hands them over as arrays.
 use crate::time;
-use maillog_core::correlate::{correlate, trace, Line};
+use maillog_core::correlate::{correlate, trace, Line, MAX_HOPS};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
 
@@ -113,4 +113,10 @@ fn _trace<'a>(
         .map(|i| i as i32 + 1)
         .collect();
     SetOfIterator::new(picked)
+}
+
+/// How many hops the correlator follows: `maillog._gather` fetches as many rounds.
+#[pg_extern(immutable, parallel_safe)]
+fn _max_hops() -> i32 {
+    MAX_HOPS as i32
 }

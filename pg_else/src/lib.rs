@@ -2,8 +2,10 @@
 //!
 //! The pipeline: rows COPYed into `maillog.inbox` → statement trigger
 //! (sql/schema.sql) → `_ingest` (ingest.rs: parse + identity) → `maillog.line`.
-//! Analysts query through sql/api.sql, which gathers candidate lines and hands
-//! them to the pure-Rust correlator (journey.rs → maillog-core).
+//! Analysts query through sql/api.sql, which reads lines only through the
+//! lookup (sql/lookup.sql: day partitions and compacted days, keys from
+//! keys_fn.rs) and hands them to the pure-Rust correlator (journey.rs →
+//! maillog-core).
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -11,18 +13,41 @@ use pgrx::prelude::*;
 mod greylse_fn;
 mod ingest;
 mod journey;
+mod keys_fn;
 mod parse_fn;
 mod time;
 
 extension_sql_file!(
     "../sql/schema.sql",
     name = "schema",
-    requires = [ingest::_ingest, ingest::_ingest_begin]
+    requires = [
+        ingest::_ingest,
+        ingest::_ingest_begin,
+        keys_fn::_archive_keys
+    ]
+);
+extension_sql_file!(
+    "../sql/lookup.sql",
+    name = "lookup",
+    requires = [
+        "schema",
+        keys_fn::_probe,
+        keys_fn::_window_before,
+        keys_fn::_window_after
+    ]
 );
 extension_sql_file!(
     "../sql/api.sql",
     name = "api",
-    requires = ["schema", journey::_correlate, journey::_trace, ingest::_key]
+    requires = [
+        "lookup",
+        journey::_correlate,
+        journey::_trace,
+        journey::_max_hops,
+        ingest::_key,
+        keys_fn::_statuses,
+        keys_fn::_status_words
+    ]
 );
 extension_sql_file!(
     "../sql/greylse.sql",

@@ -41,6 +41,140 @@ pub fn search_key(value: &str) -> Cow<'_, str> {
     ))
 }
 
+/// The fields stored lines are found by: one indexed column each in the day
+/// partitions, and one tagged string each in a compacted block's key array
+/// ([`Field::archive_key`]). Ingest fills the columns, compaction writes the
+/// tagged keys and the lookup (`pg_else/sql/lookup.sql`) asks for them; SQL
+/// names a field by [`Field::name`], never by its tag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    QueueId,
+    /// The next queue ID a line names (`queued as`, a notification's ID).
+    Link,
+    Sender,
+    Recipient,
+    OrigRecipient,
+    MessageId,
+    Client,
+    ClientName,
+    Status,
+}
+
+impl Field {
+    const ALL: [Field; 9] = [
+        Field::QueueId,
+        Field::Link,
+        Field::Sender,
+        Field::Recipient,
+        Field::OrigRecipient,
+        Field::MessageId,
+        Field::Client,
+        Field::ClientName,
+        Field::Status,
+    ];
+
+    /// The name SQL uses (the lookup's argument, the API's vocabulary).
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::QueueId => "queue_id",
+            Field::Link => "link",
+            Field::Sender => "sender",
+            Field::Recipient => "recipient",
+            Field::OrigRecipient => "orig_recipient",
+            Field::MessageId => "message_id",
+            Field::Client => "client",
+            Field::ClientName => "client_name",
+            Field::Status => "status",
+        }
+    }
+
+    /// ```
+    /// use maillog_core::keys::Field;
+    /// assert_eq!(Field::from_name("orig_recipient"), Some(Field::OrigRecipient));
+    /// assert_eq!(Field::from_name("r"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<Field> {
+        Field::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The one-letter tag of the compacted form (private to this file: every
+    /// reader and writer goes through [`Field::archive_key`]).
+    fn tag(self) -> char {
+        match self {
+            Field::QueueId => 'q',
+            Field::Link => 'l',
+            Field::Sender => 's',
+            Field::Recipient => 'r',
+            Field::OrigRecipient => 'o',
+            Field::MessageId => 'm',
+            Field::Client => 'c',
+            Field::ClientName => 'n',
+            Field::Status => 't',
+        }
+    }
+
+    /// Addresses are matched case-blind and also by their whole domain.
+    pub fn is_address(self) -> bool {
+        matches!(
+            self,
+            Field::Sender | Field::Recipient | Field::OrigRecipient
+        )
+    }
+
+    /// The key of a stored value in a compacted block's key array.
+    ///
+    /// ```
+    /// use maillog_core::keys::Field;
+    /// assert_eq!(Field::QueueId.archive_key("3F1A2B4C5D"), "q3F1A2B4C5D");
+    /// ```
+    pub fn archive_key(self, value: &str) -> String {
+        let mut k = String::with_capacity(value.len() + 1);
+        k.push(self.tag());
+        k.push_str(value);
+        k
+    }
+
+    /// Every key a stored value is found by: the value, and for an address
+    /// also its `@domain` (the form a whole-domain search asks for).
+    ///
+    /// ```
+    /// use maillog_core::keys::Field;
+    /// let mut keys = Vec::new();
+    /// Field::Sender.archive_keys(Some("a@b.example"), &mut keys);
+    /// assert_eq!(keys, ["sa@b.example", "s@b.example"]);
+    /// ```
+    pub fn archive_keys(self, value: Option<&str>, out: &mut Vec<String>) {
+        let Some(v) = value else { return };
+        out.push(self.archive_key(v));
+        if self.is_address() {
+            if let Some(at) = v.rfind('@') {
+                out.push(self.archive_key(&v[at..]));
+            }
+        }
+    }
+
+    /// Where, around a journey's time [since, until], the lines found by this
+    /// field may be logged, as whole days (before since, after until). A
+    /// journey's lines end at most a queue lifetime after it was received
+    /// (Postfix's maximal_queue_lifetime, 5 days by default, plus a day); its
+    /// sender is logged when it is received (a day covers a late hop); a client
+    /// is looked up where it connected; a status is logged after receipt.
+    /// Every lookup and the gathering of hops use these windows.
+    pub fn window_days(self) -> (i32, i32) {
+        const LIFETIME: i32 = 6;
+        match self {
+            Field::QueueId
+            | Field::Link
+            | Field::Recipient
+            | Field::OrigRecipient
+            | Field::MessageId => (LIFETIME, LIFETIME),
+            Field::Sender => (0, 1),
+            Field::Client | Field::ClientName => (0, 0),
+            Field::Status => (0, LIFETIME),
+        }
+    }
+}
+
 /// A host or domain name and every name above it, lower-case (what a list
 /// entry for a domain matches: the domain and its sub-domains).
 ///
@@ -63,6 +197,15 @@ pub fn domain_suffixes(name: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_field_has_its_own_tag_and_name() {
+        let tags: std::collections::HashSet<char> = Field::ALL.iter().map(|f| f.tag()).collect();
+        assert_eq!(tags.len(), Field::ALL.len());
+        for f in Field::ALL {
+            assert_eq!(Field::from_name(f.name()), Some(f));
+        }
+    }
 
     #[test]
     fn boundaries() {

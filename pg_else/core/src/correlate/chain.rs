@@ -9,7 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 const HOP_BEFORE_US: i64 = 600 * 1_000_000;
 const HOP_AFTER_US: i64 = 120 * 1_000_000;
 /// Longest chain followed (content filter, relays, ...); guards against cycles.
-const MAX_HOPS: usize = 16;
+pub const MAX_HOPS: usize = 16;
 
 /// One row of `maillog.search`: one journey and one recipient.
 #[derive(Debug, Clone, PartialEq)]

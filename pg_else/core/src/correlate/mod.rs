@@ -16,7 +16,7 @@ mod chain;
 mod entry;
 mod status;
 
-pub use chain::{correlate, trace, Outcome};
+pub use chain::{correlate, trace, Outcome, MAX_HOPS};
 pub use entry::Line;
 pub use status::Status;
 

@@ -28,29 +28,54 @@ impl Status {
         }
     }
 
+    /// Every status, in the order the API documents them.
+    pub const ALL: [Status; 8] = [
+        Status::Sent,
+        Status::Deferred,
+        Status::Bounced,
+        Status::Expired,
+        Status::Rejected,
+        Status::Held,
+        Status::Discarded,
+        Status::Greylisted,
+    ];
+
+    pub fn from_name(name: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// Map a Postfix `status=` word. `undeliverable`/`deliverable` come from
     /// address verification probes and are not mail; they read as bounced/sent.
     pub fn from_postfix(word: &str) -> Option<Status> {
-        Some(match word {
-            "sent" | "deliverable" => Status::Sent,
-            "deferred" => Status::Deferred,
-            "bounced" | "undeliverable" => Status::Bounced,
-            "expired" => Status::Expired,
-            _ => return None,
-        })
+        POSTFIX_WORDS
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map(|(_, s)| *s)
     }
 
     /// The status a reject-family action gives.
     pub fn from_action(action: &str) -> Option<Status> {
-        Some(match action {
-            "reject" | "milter-reject" | "proxy-reject" => Status::Rejected,
-            // A policy server's words (Kind::Policy).
-            "rejected" => Status::Rejected,
-            "greylisted" => Status::Greylisted,
-            "hold" | "milter-hold" => Status::Held,
-            "discard" | "milter-discard" => Status::Discarded,
-            _ => return None,
-        })
+        ACTION_WORDS
+            .iter()
+            .find(|(w, _)| *w == action)
+            .map(|(_, s)| *s)
+    }
+
+    /// The words stored in a line's `status` column that give this status
+    /// (what a search by status looks up).
+    ///
+    /// ```
+    /// use maillog_core::correlate::Status;
+    /// assert_eq!(Status::Held.stored_words(), ["hold", "milter-hold", "placed on hold"]);
+    /// assert_eq!(Status::Expired.stored_words(), ["expired"]);
+    /// ```
+    pub fn stored_words(self) -> Vec<&'static str> {
+        POSTFIX_WORDS
+            .iter()
+            .chain(ACTION_WORDS)
+            .filter(|(_, s)| *s == self)
+            .map(|(w, _)| *w)
+            .collect()
     }
 
     /// Final means no later line can change it (used when a pending recipient meets
@@ -59,3 +84,28 @@ impl Status {
         self == Status::Deferred
     }
 }
+
+/// Postfix's `status=` words of delivery lines.
+const POSTFIX_WORDS: &[(&str, Status)] = &[
+    ("sent", Status::Sent),
+    ("deliverable", Status::Sent),
+    ("deferred", Status::Deferred),
+    ("bounced", Status::Bounced),
+    ("undeliverable", Status::Bounced),
+    ("expired", Status::Expired),
+];
+
+/// The actions of reject-family lines (smtpd, cleanup, milters, postsuper)
+/// and of a policy server's decisions (Kind::Policy).
+const ACTION_WORDS: &[(&str, Status)] = &[
+    ("reject", Status::Rejected),
+    ("milter-reject", Status::Rejected),
+    ("proxy-reject", Status::Rejected),
+    ("rejected", Status::Rejected),
+    ("greylisted", Status::Greylisted),
+    ("hold", Status::Held),
+    ("milter-hold", Status::Held),
+    ("placed on hold", Status::Held),
+    ("discard", Status::Discarded),
+    ("milter-discard", Status::Discarded),
+];

@@ -1,0 +1,151 @@
+-- The lookup: the one place that knows where lines live. A line stays in a day
+-- partition of maillog.line (an index per search field) until compaction
+-- packs its day into blocks of maillog.archive, found through the GIN index
+-- over the blocks' keys and then checked line by line. Everything above asks
+-- for "the lines whose FIELD is one of VALUES, for journeys in [since,
+-- until]"; the field's window (maillog_core::keys::Field::window_days, through
+-- maillog._window_before/_after) widens that time.
+--
+-- Fields are named as the API names them (queue_id, link, sender, recipient,
+-- message_id, client, status); the compacted keys come from maillog._probe.
+-- These are plain SQL functions without SET clauses, so the planner inlines
+-- them into the calling statement, where the field and the values are
+-- constants: the other fields' branches fold away, the keys become index
+-- conditions, and the window prunes partitions and blocks.
+
+-- Archived lines one by one, with their block's bounds and keys for pruning.
+CREATE VIEW maillog.archived AS
+    SELECT a.day, a.first_at, a.last_at, a.keys, x AS l FROM maillog.archive a, unnest(a.lines) x;
+
+-- Address matching: exact (case-blind) or a whole domain when the pattern
+-- starts with '@'. Literal: '%', '_' and '\' in a pattern are characters.
+CREATE FUNCTION maillog._addr_match(addr text, pattern text) RETURNS bool
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN left(pattern, 1) = '@' THEN right(lower(addr), length(pattern)) = lower(pattern)
+                ELSE lower(addr) = lower(pattern) END
+$$;
+
+-- A LIKE pattern matching `prefix` literally at the start of a value.
+CREATE FUNCTION maillog._like_prefix(prefix text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT replace(replace(replace(prefix, '\', '\\'), '%', '\%'), '_', '\_') || '%'
+$$;
+
+-- A stored address column matching `pattern` (stored forms are lower-case;
+-- a '@domain' pattern is a prefix scan of the reversed-address index).
+CREATE FUNCTION maillog._addr_is(col text, pattern text) RETURNS bool
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT col IS NOT NULL AND CASE WHEN left(pattern, 1) = '@' THEN reverse(col) LIKE maillog._like_prefix(reverse(pattern))
+                                    ELSE reverse(col) = reverse(pattern) END
+$$;
+
+-- The lines whose `field` is one of `vals`, logged within the field's window
+-- around [since, until]. `recipient` also finds the original recipient and
+-- `client` the client's name; an address field takes one value (a whole
+-- domain as '@domain'); `status` takes the stored words
+-- (maillog._status_words).
+CREATE FUNCTION maillog._find(field text, vals text[], since timestamptz, until timestamptz)
+RETURNS SETOF maillog.line
+LANGUAGE sql STABLE AS $$
+    SELECT l.* FROM maillog.line l
+     WHERE l.at >= since - maillog._window_before(field) AND l.at <= until + maillog._window_after(field)
+       AND CASE field
+             WHEN 'queue_id' THEN l.qid = ANY (vals)
+             WHEN 'message_id' THEN l.msgid = ANY (vals)
+             WHEN 'recipient' THEN maillog._addr_is(l.rcpt, vals[1]) OR maillog._addr_is(l.orig_rcpt, vals[1])
+             WHEN 'sender' THEN maillog._addr_is(l.sender, vals[1])
+             WHEN 'client' THEN l.client = ANY (vals) OR l.client_name = ANY (vals)
+             WHEN 'status' THEN l.status = ANY (vals)
+           END
+    UNION ALL
+    SELECT (a.l).* FROM maillog.archived a
+     WHERE a.keys && maillog._probe(CASE field WHEN 'recipient' THEN ARRAY['recipient', 'orig_recipient']
+                                               WHEN 'client' THEN ARRAY['client', 'client_name']
+                                               ELSE ARRAY[field] END, vals)
+       AND a.last_at >= since - maillog._window_before(field) AND a.first_at <= until + maillog._window_after(field)
+       AND (a.l).at >= since - maillog._window_before(field) AND (a.l).at <= until + maillog._window_after(field)
+       AND CASE field
+             WHEN 'queue_id' THEN (a.l).qid = ANY (vals)
+             WHEN 'message_id' THEN (a.l).msgid = ANY (vals)
+             WHEN 'recipient' THEN maillog._addr_match((a.l).rcpt, vals[1]) OR maillog._addr_match((a.l).orig_rcpt, vals[1])
+             WHEN 'sender' THEN maillog._addr_match((a.l).sender, vals[1])
+             WHEN 'client' THEN (a.l).client = ANY (vals) OR (a.l).client_name = ANY (vals)
+             WHEN 'status' THEN (a.l).status = ANY (vals)
+           END
+$$;
+
+-- The queue IDs of the lines that name one of `qids` as their next hop (the
+-- link index carries the queue ID: an index-only probe), in the link window.
+CREATE FUNCTION maillog._linked(qids text[], since timestamptz, until timestamptz)
+RETURNS SETOF text
+LANGUAGE sql STABLE AS $$
+    SELECT l.qid FROM maillog.line l
+     WHERE l.link = ANY (qids) AND l.qid IS NOT NULL
+       AND l.at >= since - maillog._window_before('link') AND l.at <= until + maillog._window_after('link')
+    UNION ALL
+    SELECT (a.l).qid FROM maillog.archived a
+     WHERE a.keys && maillog._probe(ARRAY['link'], qids)
+       AND a.last_at >= since - maillog._window_before('link') AND a.first_at <= until + maillog._window_after('link')
+       AND (a.l).link = ANY (qids) AND (a.l).qid IS NOT NULL
+       AND (a.l).at >= since - maillog._window_before('link') AND (a.l).at <= until + maillog._window_after('link')
+$$;
+
+-- The smtpd rejects a policy server's refusals caused: same recipient and
+-- client, at most 2 s apart (the correlator joins each pair into one attempt).
+CREATE FUNCTION maillog._policy_rejects(seeds maillog.line[])
+RETURNS SETOF maillog.line
+LANGUAGE sql STABLE AS $$
+    SELECT l.* FROM unnest(seeds) p JOIN maillog.line l
+        ON reverse(l.rcpt) = reverse(p.rcpt) AND l.kind = 'reject' AND l.client = p.client
+       AND l.at BETWEEN p.at - interval '2 seconds' AND p.at + interval '2 seconds'
+     WHERE p.kind = 'policy'
+    UNION ALL
+    SELECT (a.l).* FROM unnest(seeds) p JOIN maillog.archived a
+        ON a.keys && maillog._probe(ARRAY['recipient'], ARRAY[p.rcpt])
+       AND a.last_at >= p.at - interval '2 seconds' AND a.first_at <= p.at + interval '2 seconds'
+       AND (a.l).rcpt = p.rcpt AND (a.l).kind = 'reject' AND (a.l).client = p.client
+       AND (a.l).at BETWEEN p.at - interval '2 seconds' AND p.at + interval '2 seconds'
+     WHERE p.kind = 'policy'
+$$;
+
+-- With no selective filter: the newest `n` lines of queue entries and
+-- refusals in [since, until] (any line, so journeys whose start was not
+-- logged count too); compacted days newest first, only as far as needed.
+CREATE FUNCTION maillog._recent(since timestamptz, until timestamptz, on_host text, n int)
+RETURNS SETOF maillog.line
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
+SET jit = off SET enable_seqscan = off AS $$
+DECLARE
+    got maillog.line[];
+    d date;
+BEGIN
+    got := ARRAY(SELECT l FROM maillog.line l
+                  WHERE (l.qid IS NOT NULL OR l.kind IN ('reject', 'policy'))
+                    AND l.at >= since AND l.at <= until
+                    AND (on_host IS NULL OR l.host = on_host)
+                  ORDER BY l.at DESC LIMIT n);
+    FOR d IN SELECT DISTINCT a.day FROM maillog.archive a WHERE a.last_at >= since AND a.first_at <= until ORDER BY 1 DESC LOOP
+        EXIT WHEN cardinality(got) >= n;
+        got := got || ARRAY(
+            SELECT a.l FROM maillog.archived a
+             WHERE a.day = d AND ((a.l).qid IS NOT NULL OR (a.l).kind IN ('reject', 'policy'))
+               AND (a.l).at >= since AND (a.l).at <= until
+               AND (on_host IS NULL OR (a.l).host = on_host)
+             ORDER BY (a.l).at DESC LIMIT n - cardinality(got));
+    END LOOP;
+    RETURN QUERY SELECT * FROM unnest(got);
+END $$;
+
+-- Every line in a time window, from the day partitions and the compacted
+-- days: what the totals read. (Inlined by the planner, so partitions and
+-- blocks outside the window are skipped.)
+CREATE FUNCTION maillog.lines(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
+RETURNS SETOF maillog.line
+LANGUAGE sql STABLE AS $$
+    SELECT * FROM maillog.line
+     WHERE at >= coalesce(since, '-infinity') AND at <= coalesce(until, 'infinity')
+    UNION ALL
+    SELECT (a.l).* FROM maillog.archived a
+     WHERE a.last_at >= coalesce(since, '-infinity') AND a.first_at <= coalesce(until, 'infinity')
+       AND (a.l).at >= coalesce(since, '-infinity') AND (a.l).at <= coalesce(until, 'infinity')
+$$;

@@ -1,0 +1,85 @@
+//! The key vocabulary and its windows as SQL functions, for compaction
+//! (schema.sql) and the lookup (lookup.sql): both name a field by its
+//! `maillog_core::keys::Field` name and never spell a compacted key by hand.
+//! All immutable, so that with constant arguments the planner folds them into
+//! index conditions and partition bounds.
+use maillog_core::correlate::Status;
+use maillog_core::keys::Field;
+use pgrx::datum::Interval;
+use pgrx::prelude::*;
+
+fn field(name: &str) -> Field {
+    match Field::from_name(name) {
+        Some(f) => f,
+        None => pgrx::error!("maillog: unknown key field {name:?}"),
+    }
+}
+
+/// Every key a stored line is found by in a compacted block (distinct).
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(immutable, parallel_safe)]
+fn _archive_keys(
+    queue_id: Option<&str>,
+    link: Option<&str>,
+    sender: Option<&str>,
+    recipient: Option<&str>,
+    orig_recipient: Option<&str>,
+    message_id: Option<&str>,
+    client: Option<&str>,
+    client_name: Option<&str>,
+    status: Option<&str>,
+) -> Vec<String> {
+    let mut keys = Vec::with_capacity(12);
+    for (f, v) in [
+        (Field::QueueId, queue_id),
+        (Field::Link, link),
+        (Field::Sender, sender),
+        (Field::Recipient, recipient),
+        (Field::OrigRecipient, orig_recipient),
+        (Field::MessageId, message_id),
+        (Field::Client, client),
+        (Field::ClientName, client_name),
+        (Field::Status, status),
+    ] {
+        f.archive_keys(v, &mut keys);
+    }
+    keys
+}
+
+/// The compacted-block keys that find `vals` in any of `fields`.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn _probe(fields: Vec<String>, vals: Vec<Option<String>>) -> Vec<String> {
+    let fields: Vec<Field> = fields.iter().map(|f| field(f)).collect();
+    vals.iter()
+        .flatten()
+        .flat_map(|v| fields.iter().map(move |f| f.archive_key(v)))
+        .collect()
+}
+
+fn days(d: i32) -> Interval {
+    Interval::new(0, d, 0).expect("a few days fit an interval")
+}
+
+/// How long before a journey's time the lines found by `field` may be logged.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn _window_before(field_name: &str) -> Interval {
+    days(field(field_name).window_days().0)
+}
+
+/// How long after a journey's time the lines found by `field` may be logged.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn _window_after(field_name: &str) -> Interval {
+    days(field(field_name).window_days().1)
+}
+
+/// The statuses a journey's recipient can end in (`maillog.search(status => ...)`).
+#[pg_extern(immutable, parallel_safe)]
+fn _statuses() -> Vec<&'static str> {
+    Status::ALL.iter().map(|s| s.as_str()).collect()
+}
+
+/// The words stored in `maillog.line.status` that give `status`.
+#[pg_extern(immutable, parallel_safe, strict)]
+fn _status_words(status: &str) -> Vec<&'static str> {
+    Status::from_name(status).map_or_else(Vec::new, Status::stored_words)
+}
