@@ -1,51 +1,15 @@
--- The analyst API: search, trace, summary and friends. Correlation happens at
--- query time over the indexed lines, so answers never depend on arrival order.
--- Lines are read only through the lookup (lookup.sql), which knows the day
--- partitions and the compacted days.
--- search/trace/_gather plan every query with its real values
--- (force_custom_plan): the lookup's field names, values and time bounds then
--- fold into index conditions and partition pruning instead of a generic
--- seq-scan plan. They run without JIT: the row estimates of a multi-day
--- partition scan pass jit_above_cost, and compiling then cost 15 ms per
--- statement for queries that read a few hundred lines by index (measured at
--- 10M lines). And without sequential scans: every statement in them is an
--- index lookup, but the estimate for `keys && <many keys>` over compacted
--- blocks (no element statistics for unique keys) once made a 50,000-block
--- scan look cheaper than the GIN index: 5 s instead of 1 ms (measured at 10M
--- lines, compacted).
-
--- Gather every line of the journeys that start from the seed queue IDs: each
--- round fetches the lines of the queue IDs new in that round (kept for the
--- answer, so no line is read twice), takes the hops they name forward
--- (`link` = next queue ID) and finds the hops pointing back at them (the
--- link index carries the queue ID: an index-only probe), until nothing new
--- turns up. Time-bounded to the seeds' span widened by the queue-ID window
--- (maillog._find), so partitions outside are pruned.
-CREATE FUNCTION maillog._gather(seed_qids text[], lo timestamptz, hi timestamptz)
-RETURNS SETOF maillog.line
-LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
-SET jit = off SET enable_seqscan = off AS $$
-DECLARE
-    known text[] := ARRAY(SELECT DISTINCT q FROM unnest(seed_qids) q WHERE q IS NOT NULL);
-    frontier text[] := known;
-    found text[];
-    got maillog.line[] := '{}';
-    batch maillog.line[];
-BEGIN
-    -- As many rounds as the correlator follows hops (maillog_core).
-    FOR depth IN 1..maillog._max_hops() LOOP
-        EXIT WHEN cardinality(frontier) = 0;
-        batch := ARRAY(SELECT f FROM maillog._find('queue_id', frontier, lo, hi) f);
-        got := got || batch;
-        found := ARRAY(
-            SELECT b.link FROM unnest(batch) b WHERE b.link IS NOT NULL
-            UNION
-            SELECT q FROM maillog._linked(frontier, lo, hi) q);
-        frontier := ARRAY(SELECT unnest(found) EXCEPT SELECT unnest(known));
-        known := known || frontier;
-    END LOOP;
-    RETURN QUERY SELECT * FROM unnest(got);
-END $$;
+-- The analyst API: search, trace, summary and friends. Journeys are built at
+-- query time from the indexed lines, so answers never depend on arrival
+-- order: by the query pipeline in Rust (pg_else/src/query/), which reads lines
+-- only through the lookup (lookup.sql). search and trace here are thin
+-- wrappers: privileges, sorting, and the planner settings for the lookups
+-- the pipeline runs. Without JIT: the row estimates of a multi-day partition
+-- scan pass jit_above_cost, and compiling then cost 15 ms per statement for
+-- queries that read a few hundred lines by index (measured at 10M lines).
+-- Without sequential scans: every lookup is an index lookup, but the
+-- estimate for `keys && <many keys>` over compacted blocks (no element
+-- statistics for unique keys) once made a 50,000-block scan look cheaper
+-- than the GIN index: 5 s instead of 1 ms (measured at 10M lines, compacted).
 
 -- One message journey and recipient, as search returns it. (A type rather than
 -- RETURNS TABLE because its column names equal search's parameter names.)
@@ -156,172 +120,24 @@ CREATE FUNCTION maillog.search(
     max_rows int DEFAULT 1000,
     queue_id text DEFAULT NULL)
 RETURNS SETOF maillog.journey
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET jit = off SET enable_seqscan = off AS $$
-#variable_conflict use_column
-DECLARE
-    p_sender text := lower(search.sender);
-    p_rcpt text := lower(search.recipient);
-    p_msgid text := btrim(search.message_id, '<> ');
-    p_client text := lower(search.client);
-    -- The stored forms of the values asked for (bounded when very long, see
-    -- maillog._key): the seed lookups use these, the final filter the values.
-    k_sender text := maillog._key(p_sender);
-    k_rcpt text := maillog._key(p_rcpt);
-    k_msgid text := maillog._key(p_msgid);
-    k_client text := maillog._key(p_client);
-    -- A queue ID names one journey (the web UI's journey page and quick search).
-    p_qid text := nullif(btrim(search.queue_id), '');
-    k_qid text := maillog._key(p_qid);
-    -- Seed lines may be logged up to a queue lifetime after the journey
-    -- started (each lookup field's window, see maillog._find).
-    lo timestamptz := coalesce(search.since, '-infinity');
-    hi timestamptz := coalesce(search.until, 'infinity');
-    seed_limit int := greatest(search.max_rows, 1) * 4 + 100;
-    seeds maillog.line[];
-BEGIN
-    IF search.max_rows NOT BETWEEN 1 AND 100000 THEN
-        RAISE EXCEPTION 'maillog.search: max_rows must be between 1 and 100000, not %', search.max_rows
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF search.status IS NOT NULL AND NOT search.status = ANY (maillog._statuses()) THEN
-        RAISE EXCEPTION 'maillog.search: unknown status %', search.status
-            USING HINT = 'use one of ' || array_to_string(maillog._statuses(), ', ');
-    END IF;
-    -- 1. Seeds: the lines matching the most selective filter given
-    -- (maillog._find reads day partitions and compacted days alike).
-    IF k_qid IS NOT NULL THEN
-        seeds := ARRAY(SELECT f FROM maillog._find('queue_id', ARRAY[k_qid], lo, hi) f
-                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
-    ELSIF k_rcpt IS NOT NULL THEN
-        seeds := ARRAY(SELECT f FROM maillog._find('recipient', ARRAY[k_rcpt], lo, hi) f
-                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
-    ELSIF k_sender IS NOT NULL THEN
-        seeds := ARRAY(SELECT f FROM maillog._find('sender', ARRAY[k_sender], lo, hi) f
-                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
-    ELSIF k_msgid IS NOT NULL THEN
-        seeds := ARRAY(SELECT f FROM maillog._find('message_id', ARRAY[k_msgid], lo, hi) f
-                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
-    ELSIF k_client IS NOT NULL THEN
-        seeds := ARRAY(SELECT f FROM maillog._find('client', ARRAY[k_client], lo, hi) f
-                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
-    ELSIF search.status IS NOT NULL AND search.status <> 'sent' THEN
-        -- (Most lines say sent: for it the newest lines below serve as well.)
-        seeds := ARRAY(SELECT f FROM maillog._find('status', maillog._status_words(search.status), lo, hi) f
-                        ORDER BY f.at DESC, f.uid DESC LIMIT seed_limit);
-    ELSE
-        seeds := ARRAY(SELECT f FROM maillog._recent(lo, hi, search.host, seed_limit * 3) f);
-    END IF;
-
-    -- A policy server's refusal and the smtpd reject it caused are one attempt
-    -- (the correlator joins them): bring the reject lines of policy seeds
-    -- (same recipient and client, 2 s around) when the seeds lack them.
-    IF EXISTS (SELECT 1 FROM unnest(seeds) p WHERE p.kind = 'policy') THEN
-        seeds := ARRAY(SELECT DISTINCT ON (x.uid) x
-                         FROM unnest(seeds || ARRAY(SELECT r FROM maillog._policy_rejects(seeds) r)) x);
-    END IF;
-
-    -- 2. Gather the seeds' journeys, 3. correlate, 4. filter on the outcome.
-    RETURN QUERY
-    WITH s AS (SELECT * FROM unnest(seeds)),
-         lines AS (
-            SELECT g.* FROM maillog._gather(ARRAY(SELECT qid FROM s WHERE qid IS NOT NULL),
-                                            (SELECT min(at) FROM s), (SELECT max(at) FROM s)) g
-            UNION ALL
-            SELECT * FROM s WHERE s.qid IS NULL),
-         o AS (
-            SELECT o.* FROM (SELECT array_agg(at) a, array_agg(host) h, array_agg(program) p,
-                                    array_agg(qid) q, array_agg(msg) m FROM lines) agg,
-                   LATERAL maillog._correlate(agg.a, agg.h, agg.p, agg.q, agg.m) o
-             WHERE agg.a IS NOT NULL),
-         -- 5. Scope: on_host = the journey ran on one of the caller's hosts
-         -- (everything shown); rcpt_in = this row's recipient is in their
-         -- domains; a journey seen only through its sender or another
-         -- recipient shows this row without the recipient's details.
-         v AS (
-            SELECT o.*,
-                   sc.admin OR o.host = ANY (sc.hosts) OR EXISTS (
-                       SELECT FROM unnest(o.path) x WHERE split_part(x, ':', 1) = ANY (sc.hosts)) AS on_host,
-                   maillog._in_domains(o.recipient, sc) OR maillog._in_domains(o.orig_recipient, sc) AS rcpt_in,
-                   maillog._in_domains(o.sender, sc) AS sender_in
-              FROM o, maillog._scope() sc),
-         w AS (
-            SELECT v.*, v.on_host OR v.rcpt_in AS full_row,
-                   bool_or(v.rcpt_in) OVER (PARTITION BY v.host, v.queue_id, v.received_at) AS any_rcpt_in
-              FROM v)
-    SELECT o.received_at, o.host, o.queue_id, o.sender,
-           CASE WHEN o.full_row THEN o.recipient END, CASE WHEN o.full_row THEN o.orig_recipient END,
-           o.status, o.dsn, CASE WHEN o.full_row THEN o.relay END, o.delay,
-           CASE WHEN o.full_row THEN o.response END, o.client, o.sasl_username, o.message_id, o.size,
-           o.client_name, o.finished_at, o.path, o.notification, o.notification_of, o.retried_as
-      FROM w o
-     WHERE (o.on_host OR o.rcpt_in OR o.any_rcpt_in OR o.sender_in)
-       -- A recipient filter matches only recipients the caller may see.
-       AND (p_rcpt IS NULL OR (o.full_row AND (maillog._addr_match(o.recipient, p_rcpt)
-                                               OR maillog._addr_match(o.orig_recipient, p_rcpt))))
-       AND (p_sender IS NULL OR maillog._addr_match(o.sender, p_sender))
-       AND (p_msgid IS NULL OR o.message_id = p_msgid)
-       AND (p_client IS NULL OR o.client = p_client OR lower(o.client_name) = p_client)
-       AND (search.host IS NULL OR o.host = search.host OR search.host = ANY (
-                ARRAY(SELECT split_part(x, ':', 1) FROM unnest(o.path) x)))
-       AND (search.status IS NULL OR o.status = search.status)
-       AND (p_qid IS NULL OR o.queue_id = p_qid
-            OR EXISTS (SELECT FROM unnest(o.path) x WHERE split_part(x, ':', 2) = p_qid))
-       AND o.received_at >= lo AND o.received_at <= hi
-     ORDER BY o.received_at DESC, o.queue_id, o.recipient
-     LIMIT search.max_rows;
-END $$;
+    SELECT j.received_at, j.host, j.queue_id, j.sender, j.recipient, j.orig_recipient, j.status, j.dsn,
+           j.relay, j.delay, j.response, j.client, j.sasl_username, j.message_id, j.size, j.client_name,
+           j.finished_at, j.path, j.notification, j.notification_of, j.retried_as
+      FROM maillog._search($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) j
+     ORDER BY j.received_at DESC, j.queue_id, j.sort_recipient
+     LIMIT $9
+$$;
 
 CREATE FUNCTION maillog.trace(key text)
 RETURNS TABLE (at timestamptz, host text, program text, pid int, queue_id text, kind text, line text)
-LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET plan_cache_mode = force_custom_plan
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 SET jit = off SET enable_seqscan = off AS $$
-#variable_conflict use_column
-DECLARE
-    asked text := btrim(trace.key, '<> ');
-    -- Its stored form for the lookups (bounded when very long, see maillog._key).
-    k text := maillog._key(asked);
-    seeds maillog.line[];
-BEGIN
-    seeds := ARRAY(SELECT f FROM maillog._find('queue_id', ARRAY[k], '-infinity', 'infinity') f
-                   UNION SELECT f FROM maillog._find('message_id', ARRAY[k], '-infinity', 'infinity') f);
-    RETURN QUERY
-    WITH s AS (SELECT * FROM unnest(seeds)),
-         -- Numbered in a canonical order, whatever order the lines were read
-         -- in (day partition or compacted block): lines of one second keep the
-         -- queue entry's life cycle (client, message-id, queued, deliveries,
-         -- expired, removed).
-         lines AS (SELECT row_number() OVER (
-                            ORDER BY g.at, g.host, g.qid,
-                                     CASE g.kind WHEN 'client' THEN 0 WHEN 'pickup' THEN 0 WHEN 'message-id' THEN 1
-                                                 WHEN 'queued' THEN 2 WHEN 'expired' THEN 4 WHEN 'removed' THEN 5
-                                                 ELSE 3 END,
-                                     g.msg, g.uid) AS n, g.*
-                     FROM maillog._gather(ARRAY(SELECT s.qid FROM s), (SELECT min(s.at) FROM s),
-                                          (SELECT max(s.at) FROM s)) g),
-         agg AS (SELECT array_agg(l.at ORDER BY l.n) a, array_agg(l.host ORDER BY l.n) h,
-                        array_agg(l.program ORDER BY l.n) p, array_agg(l.qid ORDER BY l.n) q,
-                        array_agg(l.msg ORDER BY l.n) m FROM lines l),
-         picked AS (SELECT t.pos, row_number() OVER () AS ord
-                      FROM agg, LATERAL maillog._trace(agg.a, agg.h, agg.p, agg.q, agg.m, asked) AS t(pos)
-                     WHERE agg.a IS NOT NULL),
-         -- Scope, computed once: all lines when one of them ran on the
-         -- caller's hosts; when a line names an address of their domains,
-         -- the lines that name no recipient or one of theirs; else nothing.
-         scope AS MATERIALIZED (SELECT maillog._scope() AS sc),
-         vis AS MATERIALIZED (
-            SELECT bool_or((scope.sc).admin OR v.host = ANY ((scope.sc).hosts)) AS on_host,
-                   bool_or(maillog._in_domains(v.sender, scope.sc) OR maillog._in_domains(v.rcpt, scope.sc)
-                           OR maillog._in_domains(v.orig_rcpt, scope.sc)) AS named
-              FROM scope, picked pv JOIN lines v ON v.n = pv.pos)
-    SELECT l.at, l.host, l.program, l.pid, l.qid, l.kind,
-           maillog.format_line(l.at, l.host, l.program, l.pid, l.msg)
-      FROM picked JOIN lines l ON l.n = picked.pos, scope, vis
-     WHERE vis.on_host
-        OR (vis.named AND (l.rcpt IS NULL OR maillog._in_domains(l.rcpt, scope.sc)
-                           OR maillog._in_domains(l.orig_rcpt, scope.sc)))
-     ORDER BY picked.ord;
-END $$;
+    SELECT t.at, t.host, t.program, t.pid, t.queue_id, t.kind,
+           maillog.format_line(t.at, t.host, t.program, t.pid, t.msg)
+      FROM maillog._trace($1) t
+$$;
 
 -- A stored line printed back in RFC 3339 syslog form.
 CREATE FUNCTION maillog.format_line(at timestamptz, host text, program text, pid int, msg text) RETURNS text

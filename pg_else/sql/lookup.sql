@@ -90,22 +90,21 @@ LANGUAGE sql STABLE AS $$
        AND (a.l).at >= since - maillog._window_before('link') AND (a.l).at <= until + maillog._window_after('link')
 $$;
 
--- The smtpd rejects a policy server's refusals caused: same recipient and
--- client, at most 2 s apart (the correlator joins each pair into one attempt).
-CREATE FUNCTION maillog._policy_rejects(seeds maillog.line[])
+-- The smtpd rejects that policy-server refusals caused (one refusal per
+-- element: its recipient, client and time): same recipient and client, at
+-- most 2 s apart (the correlator joins each pair into one attempt).
+CREATE FUNCTION maillog._policy_rejects(rcpts text[], clients text[], ats timestamptz[])
 RETURNS SETOF maillog.line
 LANGUAGE sql STABLE AS $$
-    SELECT l.* FROM unnest(seeds) p JOIN maillog.line l
+    SELECT l.* FROM unnest(rcpts, clients, ats) p(rcpt, client, at) JOIN maillog.line l
         ON reverse(l.rcpt) = reverse(p.rcpt) AND l.kind = 'reject' AND l.client = p.client
        AND l.at BETWEEN p.at - interval '2 seconds' AND p.at + interval '2 seconds'
-     WHERE p.kind = 'policy'
     UNION ALL
-    SELECT (a.l).* FROM unnest(seeds) p JOIN maillog.archived a
+    SELECT (a.l).* FROM unnest(rcpts, clients, ats) p(rcpt, client, at) JOIN maillog.archived a
         ON a.keys && maillog._probe(ARRAY['recipient'], ARRAY[p.rcpt])
        AND a.last_at >= p.at - interval '2 seconds' AND a.first_at <= p.at + interval '2 seconds'
        AND (a.l).rcpt = p.rcpt AND (a.l).kind = 'reject' AND (a.l).client = p.client
        AND (a.l).at BETWEEN p.at - interval '2 seconds' AND p.at + interval '2 seconds'
-     WHERE p.kind = 'policy'
 $$;
 
 -- With no selective filter: the newest `n` lines of queue entries and

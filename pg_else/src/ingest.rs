@@ -271,10 +271,3 @@ fn _ingest<'a>(
         .collect();
     TableIterator::new(rows)
 }
-
-/// `maillog._key(value)`: the search key stored for a value (long values are
-/// bounded, see `maillog_core::keys`); searches look up `_key(asked)`.
-#[pg_extern(immutable, parallel_safe, strict)]
-fn _key(value: &str) -> String {
-    search_key(value).into_owned()
-}

@@ -3,7 +3,6 @@
 //! `maillog_core::keys::Field` name and never spell a compacted key by hand.
 //! All immutable, so that with constant arguments the planner folds them into
 //! index conditions and partition bounds.
-use maillog_core::correlate::Status;
 use maillog_core::keys::Field;
 use pgrx::datum::Interval;
 use pgrx::prelude::*;
@@ -70,16 +69,4 @@ fn _window_before(field_name: &str) -> Interval {
 #[pg_extern(immutable, parallel_safe, strict)]
 fn _window_after(field_name: &str) -> Interval {
     days(field(field_name).window_days().1)
-}
-
-/// The statuses a journey's recipient can end in (`maillog.search(status => ...)`).
-#[pg_extern(immutable, parallel_safe)]
-fn _statuses() -> Vec<&'static str> {
-    Status::ALL.iter().map(|s| s.as_str()).collect()
-}
-
-/// The words stored in `maillog.line.status` that give `status`.
-#[pg_extern(immutable, parallel_safe, strict)]
-fn _status_words(status: &str) -> Vec<&'static str> {
-    Status::from_name(status).map_or_else(Vec::new, Status::stored_words)
 }

@@ -2,19 +2,19 @@
 //!
 //! The pipeline: rows COPYed into `maillog.inbox` → statement trigger
 //! (sql/schema.sql) → `_ingest` (ingest.rs: parse + identity) → `maillog.line`.
-//! Analysts query through sql/api.sql, which reads lines only through the
-//! lookup (sql/lookup.sql: day partitions and compacted days, keys from
-//! keys_fn.rs) and hands them to the pure-Rust correlator (journey.rs →
-//! maillog-core).
+//! Analysts query through sql/api.sql, thin wrappers over the query pipeline
+//! (query/: lookup → gather → correlate → scope → answer), which reads lines
+//! only through sql/lookup.sql (day partitions and compacted days, keys from
+//! keys_fn.rs).
 use pgrx::prelude::*;
 
 ::pgrx::pg_module_magic!(name, version);
 
 mod greylse_fn;
 mod ingest;
-mod journey;
 mod keys_fn;
 mod parse_fn;
+mod query;
 mod time;
 
 extension_sql_file!(
@@ -39,15 +39,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/api.sql",
     name = "api",
-    requires = [
-        "lookup",
-        journey::_correlate,
-        journey::_trace,
-        journey::_max_hops,
-        ingest::_key,
-        keys_fn::_statuses,
-        keys_fn::_status_words
-    ]
+    requires = ["lookup", query::search::_search, query::trace::_trace]
 );
 extension_sql_file!(
     "../sql/greylse.sql",

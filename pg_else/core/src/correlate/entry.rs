@@ -113,6 +113,27 @@ fn rank(kind: Kind) -> u8 {
     }
 }
 
+/// The same order for a stored line's kind name (`maillog.line.kind`), which
+/// `maillog.trace` sorts lines of one second by.
+///
+/// ```
+/// use maillog_core::correlate::kind_rank;
+/// assert!(kind_rank("client") < kind_rank("queued") && kind_rank("delivery") < kind_rank("removed"));
+/// ```
+pub fn kind_rank(kind: &str) -> u8 {
+    [
+        Kind::Client,
+        Kind::Pickup,
+        Kind::MessageId,
+        Kind::Queued,
+        Kind::Expired,
+        Kind::Removed,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == kind)
+    .map_or(rank(Kind::Other), rank)
+}
+
 pub(crate) fn parse_all<'a>(lines: &[Line<'a>]) -> Vec<Parsed<'a>> {
     lines
         .iter()

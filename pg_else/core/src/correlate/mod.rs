@@ -17,7 +17,7 @@ mod entry;
 mod status;
 
 pub use chain::{correlate, trace, Outcome, MAX_HOPS};
-pub use entry::Line;
+pub use entry::{kind_rank, Line};
 pub use status::Status;
 
 #[cfg(test)]

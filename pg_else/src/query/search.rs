@@ -1,0 +1,253 @@
+//! `maillog._search`: one row per journey and recipient matching the filters,
+//! as the caller may see it; `maillog.search` (api.sql) sorts and limits.
+use super::gather::gather;
+use super::scope::Scope;
+use super::{span, spi, Stored};
+use crate::time;
+use maillog_core::correlate::{correlate, Outcome, Status};
+use maillog_core::keys::{search_key, Field};
+use pgrx::datum::TimestampWithTimeZone;
+use pgrx::prelude::*;
+use std::collections::{HashMap, HashSet};
+
+/// The filters, normalised as the stored values are.
+struct Filters {
+    sender: Option<String>,
+    recipient: Option<String>,
+    message_id: Option<String>,
+    client: Option<String>,
+    queue_id: Option<String>,
+    host: Option<String>,
+    status: Option<String>,
+    since: Option<TimestampWithTimeZone>,
+    until: Option<TimestampWithTimeZone>,
+}
+
+/// Address matching: exact (case-blind), or a whole domain when the pattern
+/// starts with '@'.
+fn addr_match(addr: Option<&str>, pattern: &str) -> bool {
+    let Some(addr) = addr else { return false };
+    let (addr, pattern) = (addr.to_lowercase(), pattern.to_lowercase());
+    if pattern.starts_with('@') {
+        addr.ends_with(&pattern)
+    } else {
+        addr == pattern
+    }
+}
+
+/// The `host` and `queue_id` of each hop of a path (`host:queue_id`).
+fn hops(path: &[String]) -> impl Iterator<Item = (&str, &str)> {
+    path.iter().map(|x| {
+        let mut parts = x.split(':');
+        (parts.next().unwrap_or(""), parts.next().unwrap_or(""))
+    })
+}
+
+/// The seed lines (step 1): those matching the most selective filter given.
+fn seeds(f: &Filters, limit: i64) -> Vec<Stored> {
+    let key = |v: &Option<String>| v.as_deref().map(|v| search_key(v).into_owned());
+    let pick = |field: Field, v: &str| spi::find(field, &[v], f.since, f.until, Some(limit));
+    let mut seeds = if let Some(q) = key(&f.queue_id) {
+        pick(Field::QueueId, &q)
+    } else if let Some(r) = key(&f.recipient) {
+        pick(Field::Recipient, &r)
+    } else if let Some(s) = key(&f.sender) {
+        pick(Field::Sender, &s)
+    } else if let Some(m) = key(&f.message_id) {
+        pick(Field::MessageId, &m)
+    } else if let Some(c) = key(&f.client) {
+        pick(Field::Client, &c)
+    } else if let Some(st) = f.status.as_deref().filter(|s| *s != Status::Sent.as_str()) {
+        // (Most lines say sent: for it the newest lines below serve as well.)
+        let words = Status::from_name(st).map_or_else(Vec::new, Status::stored_words);
+        spi::find(Field::Status, &words, f.since, f.until, Some(limit))
+    } else {
+        spi::recent(f.since, f.until, f.host.as_deref(), limit * 3)
+    };
+    // A policy server's refusal and the smtpd reject it caused are one
+    // attempt (the correlator joins them): bring the rejects the seeds lack.
+    let refusals: Vec<&Stored> = seeds.iter().filter(|l| l.kind == "policy").collect();
+    if !refusals.is_empty() {
+        let rejects = spi::policy_rejects(&refusals);
+        let mut have: HashSet<_> = seeds.iter().map(|l| (l.at_us, *l.uid.as_bytes())).collect();
+        seeds.extend(
+            rejects
+                .into_iter()
+                .filter(|l| have.insert((l.at_us, *l.uid.as_bytes()))),
+        );
+    }
+    seeds
+}
+
+/// An outcome the caller may see, and whether they may see it whole.
+type Row = (Outcome, bool);
+
+/// Scope (step 5): a journey on one of the caller's hosts is shown whole;
+/// one seen through a recipient of their domains shows that recipient; one
+/// seen only through its sender or another recipient shows this row without
+/// the recipient's details.
+fn visible(outcomes: Vec<Outcome>, scope: &Scope) -> Vec<Row> {
+    let on_host =
+        |o: &Outcome| scope.on_host(&o.host) || hops(&o.path).any(|(h, _)| scope.on_host(h));
+    let rcpt_in = |o: &Outcome| {
+        scope.in_domains(o.recipient.as_deref()) || scope.in_domains(o.orig_recipient.as_deref())
+    };
+    let mut any_rcpt_in: HashMap<(String, Option<String>, i64), bool> = HashMap::new();
+    for o in &outcomes {
+        *any_rcpt_in
+            .entry((o.host.clone(), o.queue_id.clone(), o.received_at))
+            .or_default() |= rcpt_in(o);
+    }
+    outcomes
+        .into_iter()
+        .filter_map(|o| {
+            let (host, rcpt) = (on_host(&o), rcpt_in(&o));
+            let group = any_rcpt_in[&(o.host.clone(), o.queue_id.clone(), o.received_at)];
+            let shown = host || rcpt || group || scope.in_domains(o.sender.as_deref());
+            shown.then_some((o, host || rcpt))
+        })
+        .collect()
+}
+
+/// The filters on the outcome (step 6).
+fn wanted(f: &Filters, (o, full): &Row) -> bool {
+    let at = time::from_unix(o.received_at);
+    (f.recipient.as_deref()).is_none_or(|p| {
+        *full
+            && (addr_match(o.recipient.as_deref(), p) || addr_match(o.orig_recipient.as_deref(), p))
+    }) && f
+        .sender
+        .as_deref()
+        .is_none_or(|p| addr_match(o.sender.as_deref(), p))
+        && f.message_id
+            .as_deref()
+            .is_none_or(|m| o.message_id.as_deref() == Some(m))
+        && f.client.as_deref().is_none_or(|c| {
+            o.client.as_deref() == Some(c)
+                || o.client_name.as_deref().map(str::to_lowercase).as_deref() == Some(c)
+        })
+        && f.host
+            .as_deref()
+            .is_none_or(|h| o.host == h || hops(&o.path).any(|(ph, _)| ph == h))
+        && f.status.as_deref().is_none_or(|s| o.status.as_str() == s)
+        && f.queue_id.as_deref().is_none_or(|q| {
+            o.queue_id.as_deref() == Some(q) || hops(&o.path).any(|(_, pq)| pq == q)
+        })
+        && at.is_some_and(|at| f.since.is_none_or(|s| at >= s) && f.until.is_none_or(|u| at <= u))
+}
+
+// pgrx reads the column names from the tuple in the signature, so it
+// cannot be a type alias.
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+#[pg_extern(stable, parallel_safe)]
+fn _search(
+    sender: Option<&str>,
+    recipient: Option<&str>,
+    since: Option<TimestampWithTimeZone>,
+    until: Option<TimestampWithTimeZone>,
+    status: Option<&str>,
+    client: Option<&str>,
+    message_id: Option<&str>,
+    host: Option<&str>,
+    max_rows: Option<i32>,
+    queue_id: Option<&str>,
+) -> TableIterator<
+    'static,
+    (
+        name!(received_at, Option<TimestampWithTimeZone>),
+        name!(host, String),
+        name!(queue_id, Option<String>),
+        name!(sender, Option<String>),
+        name!(recipient, Option<String>),
+        name!(orig_recipient, Option<String>),
+        name!(status, String),
+        name!(dsn, Option<String>),
+        name!(relay, Option<String>),
+        name!(delay, Option<f64>),
+        name!(response, Option<String>),
+        name!(client, Option<String>),
+        name!(sasl_username, Option<String>),
+        name!(message_id, Option<String>),
+        name!(size, Option<i64>),
+        name!(client_name, Option<String>),
+        name!(finished_at, Option<TimestampWithTimeZone>),
+        name!(path, Vec<String>),
+        name!(notification, Option<String>),
+        name!(notification_of, Option<String>),
+        name!(retried_as, Option<String>),
+        name!(sort_recipient, Option<String>),
+    ),
+> {
+    if let Some(n) = max_rows.filter(|n| !(1..=100_000).contains(n)) {
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("maillog.search: max_rows must be between 1 and 100000, not {n}")
+        );
+    }
+    if let Some(s) = status.filter(|s| Status::from_name(s).is_none()) {
+        let all: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        ereport!(
+            ERROR,
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("maillog.search: unknown status {s}"),
+            format!("use one of {}", all.join(", "))
+        );
+    }
+    let f = Filters {
+        sender: sender.map(str::to_lowercase),
+        recipient: recipient.map(str::to_lowercase),
+        message_id: message_id.map(|m| m.trim_matches(['<', '>', ' ']).to_owned()),
+        client: client.map(str::to_lowercase),
+        queue_id: queue_id
+            .map(|q| q.trim_matches(' '))
+            .filter(|q| !q.is_empty())
+            .map(str::to_owned),
+        host: host.map(str::to_owned),
+        status: status.map(str::to_owned),
+        since,
+        until,
+    };
+    let limit = i64::from(max_rows.unwrap_or(1).max(1)) * 4 + 100;
+    let seeds = seeds(&f, limit);
+    let Some((lo, hi)) = span(&seeds) else {
+        return TableIterator::new(Vec::new());
+    };
+    // 2. Gather the seeds' journeys, 3. correlate them.
+    let mut lines = gather(seeds.iter().filter_map(|l| l.qid.as_deref()), lo, hi);
+    lines.extend(seeds.into_iter().filter(|l| l.qid.is_none()));
+    let refs: Vec<_> = lines.iter().map(Stored::line).collect();
+    let outcomes = correlate(&refs);
+    let rows: Vec<_> = visible(outcomes, &Scope::of_caller())
+        .into_iter()
+        .filter(|r| wanted(&f, r))
+        .map(|(o, full)| {
+            let shown = |v: Option<String>| if full { v } else { None };
+            (
+                time::from_unix(o.received_at),
+                o.host,
+                o.queue_id,
+                o.sender,
+                shown(o.recipient.clone()),
+                shown(o.orig_recipient),
+                o.status.as_str().to_owned(),
+                o.dsn,
+                shown(o.relay),
+                o.delay,
+                shown(o.response),
+                o.client,
+                o.sasl_username,
+                o.message_id,
+                o.size,
+                o.client_name,
+                o.finished_at.and_then(time::from_unix),
+                o.path,
+                o.notification,
+                o.notification_of,
+                o.retried_as,
+                o.recipient,
+            )
+        })
+        .collect();
+    TableIterator::new(rows)
+}

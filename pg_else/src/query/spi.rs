@@ -1,0 +1,144 @@
+//! The lookup, seen from Rust: every SPI call of the query pipeline. The SQL
+//! it runs names the lookup's functions (sql/lookup.sql) with the field as a
+//! literal from the key vocabulary, so the planner folds the field's branch,
+//! window and compacted keys at plan time; values travel as parameters.
+use super::Stored;
+use crate::time;
+use maillog_core::keys::Field;
+use pgrx::datum::{DatumWithOid, TimestampWithTimeZone, Uuid};
+use pgrx::prelude::*;
+use pgrx::spi::{SpiResult, SpiTupleTable};
+
+/// The columns of a stored line the pipeline reads, in [`Stored`]'s order.
+const COLUMNS: &str =
+    "at, uid, host, program, pid, qid, kind, sender, rcpt, orig_rcpt, client, msg, link";
+
+fn read(table: SpiTupleTable) -> SpiResult<Vec<Stored>> {
+    let mut out = Vec::with_capacity(table.len());
+    for row in table {
+        let at: TimestampWithTimeZone = row.get(1)?.expect("maillog.line.at is NOT NULL");
+        out.push(Stored {
+            at,
+            at_us: time::to_unix(at),
+            uid: row.get::<Uuid>(2)?.expect("maillog.line.uid is NOT NULL"),
+            host: row.get(3)?.unwrap_or_default(),
+            program: row.get(4)?.unwrap_or_default(),
+            pid: row.get(5)?,
+            qid: row.get(6)?,
+            kind: row.get(7)?.unwrap_or_default(),
+            sender: row.get(8)?,
+            rcpt: row.get(9)?,
+            orig_rcpt: row.get(10)?,
+            client: row.get(11)?,
+            msg: row.get(12)?.unwrap_or_default(),
+            link: row.get(13)?,
+        });
+    }
+    Ok(out)
+}
+
+fn select(sql: &str, args: &[DatumWithOid]) -> Vec<Stored> {
+    Spi::connect(|c| c.select(sql, None, args).and_then(read))
+        .unwrap_or_else(|e| error!("maillog lookup failed: {e}"))
+}
+
+/// The lines whose `field` is one of `vals` for journeys in [lo, hi] (None:
+/// unbounded); with `newest`, only that many, newest first.
+pub fn find(
+    field: Field,
+    vals: &[&str],
+    lo: Option<TimestampWithTimeZone>,
+    hi: Option<TimestampWithTimeZone>,
+    newest: Option<i64>,
+) -> Vec<Stored> {
+    let vals: Vec<String> = vals.iter().map(|v| (*v).to_owned()).collect();
+    let order = if newest.is_some() {
+        " ORDER BY at DESC, uid DESC LIMIT $4"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM maillog._find('{}', $1, coalesce($2, '-infinity'), coalesce($3, 'infinity')){order}",
+        field.name()
+    );
+    let mut args: Vec<DatumWithOid> = vec![vals.into(), lo.into(), hi.into()];
+    if let Some(n) = newest {
+        args.push(n.into());
+    }
+    select(&sql, &args)
+}
+
+/// The queue IDs of lines naming one of `qids` as their next hop.
+pub fn linked(
+    qids: &[String],
+    lo: TimestampWithTimeZone,
+    hi: TimestampWithTimeZone,
+) -> Vec<String> {
+    let args: [DatumWithOid; 3] = [qids.to_vec().into(), lo.into(), hi.into()];
+    Spi::connect(|c| {
+        c.select("SELECT q FROM maillog._linked($1, $2, $3) q", None, &args)?
+            .map(|r| r.get::<String>(1))
+            .collect::<SpiResult<Vec<_>>>()
+    })
+    .unwrap_or_else(|e| error!("maillog lookup failed: {e}"))
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// The smtpd rejects caused by these policy-server refusals.
+pub fn policy_rejects(refusals: &[&Stored]) -> Vec<Stored> {
+    let rcpts: Vec<Option<String>> = refusals.iter().map(|p| p.rcpt.clone()).collect();
+    let clients: Vec<Option<String>> = refusals.iter().map(|p| p.client.clone()).collect();
+    let ats: Vec<TimestampWithTimeZone> = refusals.iter().map(|p| p.at).collect();
+    let sql = format!("SELECT {COLUMNS} FROM maillog._policy_rejects($1, $2, $3)");
+    select(&sql, &[rcpts.into(), clients.into(), ats.into()])
+}
+
+/// With no selective filter: the newest `n` lines of queue entries and refusals.
+pub fn recent(
+    lo: Option<TimestampWithTimeZone>,
+    hi: Option<TimestampWithTimeZone>,
+    host: Option<&str>,
+    n: i64,
+) -> Vec<Stored> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM maillog._recent(coalesce($1, '-infinity'), coalesce($2, 'infinity'), $3, $4)"
+    );
+    select(
+        &sql,
+        &[
+            lo.into(),
+            hi.into(),
+            host.into(),
+            (n.min(i32::MAX as i64) as i32).into(),
+        ],
+    )
+}
+
+/// The caller's scope: (admin, hosts, domains, domains with subdomains).
+pub fn scope() -> (bool, Vec<String>, Vec<String>, Vec<String>) {
+    Spi::connect(|c| {
+        let t = c.select(
+            "SELECT (s).admin, (s).hosts, (s).domains, (s).subdomains FROM maillog._scope() s",
+            Some(1),
+            &[],
+        )?;
+        let row = t.first();
+        let list = |i: usize| -> SpiResult<Vec<String>> {
+            Ok(row
+                .get::<Vec<Option<String>>>(i)?
+                .unwrap_or_default()
+                .into_iter()
+                .flatten()
+                .collect())
+        };
+        Ok::<_, pgrx::spi::SpiError>((
+            row.get::<bool>(1)?.unwrap_or(false),
+            list(2)?,
+            list(3)?,
+            list(4)?,
+        ))
+    })
+    .unwrap_or_else(|e| error!("maillog scope failed: {e}"))
+}
