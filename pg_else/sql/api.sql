@@ -127,7 +127,8 @@ SET jit = off SET enable_seqscan = off AS $$
            j.finished_at, j.path, j.notification, j.notification_of, j.retried_as
       FROM maillog._search($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) j
      ORDER BY j.received_at DESC, j.queue_id, j.sort_recipient
-     LIMIT $9
+     -- (At least 1, so that _search runs and refuses max_rows out of range.)
+     LIMIT CASE WHEN $9 < 1 THEN 1 ELSE $9 END
 $$;
 
 CREATE FUNCTION maillog.trace(key text)
@@ -146,12 +147,30 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
            || coalesce('[' || pid || ']', '') || ': ' || msg
 $$;
 
+-- The events the totals count, one definition for summary, per_hour and top:
+-- what a line is worth to pflogsumm-style statistics (NULL: not counted).
+-- A delivery that only forwarded the message to another hop (`forwarded as`,
+-- e.g. into a content filter) is `forwarded`, not `delivered`.
+CREATE FUNCTION maillog._event(kind text, status text, msg text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+             WHEN kind IN ('client', 'pickup') THEN 'received'
+             WHEN kind = 'delivery' AND status = 'sent' AND msg LIKE '%forwarded as %' THEN 'forwarded'
+             WHEN kind = 'delivery' AND status = 'sent' THEN 'delivered'
+             WHEN kind = 'delivery' AND status IN ('deferred', 'bounced') THEN status
+             WHEN kind = 'expired' THEN 'expired'
+             WHEN kind = 'reject' AND status IN ('reject', 'milter-reject') THEN 'rejected'
+             WHEN kind = 'reject' AND status = 'hold' THEN 'held'
+             WHEN kind = 'reject' AND status = 'discard' THEN 'discarded'
+           END
+$$;
+
 -- Grand totals in the spirit of pflogsumm, computed from the lines (see README
 -- for how each metric is defined and where it differs from pflogsumm).
 CREATE FUNCTION maillog.summary(since timestamptz DEFAULT NULL, until timestamptz DEFAULT NULL)
 RETURNS TABLE (metric text, value bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    WITH l AS (SELECT * FROM maillog._visible_lines(since, until)),
+    WITH l AS (SELECT v.*, maillog._event(v.kind, v.status, v.msg) AS ev FROM maillog._visible_lines(since, until) v),
     -- The size of each received queue entry (its first queue-manager line),
     -- in one grouping pass: a join of the two CTEs ran as a nested loop
     -- (9 s for 20,000 lines).
@@ -159,22 +178,22 @@ LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
         SELECT (array_agg(size ORDER BY at) FILTER (WHERE kind = 'queued'))[1] AS size
           FROM l WHERE qid IS NOT NULL AND kind IN ('client', 'pickup', 'queued')
          GROUP BY host, qid
-        HAVING bool_or(kind IN ('client', 'pickup'))),
+        HAVING bool_or(ev = 'received')),
     t AS (
         SELECT count(*) AS lines,
                count(*) FILTER (WHERE kind = 'other') AS unparsed,
-               count(*) FILTER (WHERE kind IN ('client', 'pickup')) AS received,
-               count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND msg NOT LIKE '%forwarded as %') AS delivered,
-               count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent' AND msg LIKE '%forwarded as %') AS forwarded,
-               count(DISTINCT host || ':' || qid) FILTER (WHERE kind = 'delivery' AND status = 'deferred') AS deferred,
-               count(*) FILTER (WHERE kind = 'delivery' AND status = 'deferred') AS deferrals,
-               count(*) FILTER (WHERE kind = 'delivery' AND status = 'bounced') AS bounced,
-               count(*) FILTER (WHERE kind = 'expired') AS expired,
-               count(*) FILTER (WHERE kind = 'reject' AND status IN ('reject', 'milter-reject')) AS rejected,
-               count(*) FILTER (WHERE kind = 'reject' AND status = 'hold') AS held,
-               count(*) FILTER (WHERE kind = 'reject' AND status = 'discard') AS discarded,
+               count(*) FILTER (WHERE ev = 'received') AS received,
+               count(*) FILTER (WHERE ev = 'delivered') AS delivered,
+               count(*) FILTER (WHERE ev = 'forwarded') AS forwarded,
+               count(DISTINCT host || ':' || qid) FILTER (WHERE ev = 'deferred') AS deferred,
+               count(*) FILTER (WHERE ev = 'deferred') AS deferrals,
+               count(*) FILTER (WHERE ev = 'bounced') AS bounced,
+               count(*) FILTER (WHERE ev = 'expired') AS expired,
+               count(*) FILTER (WHERE ev = 'rejected') AS rejected,
+               count(*) FILTER (WHERE ev = 'held') AS held,
+               count(*) FILTER (WHERE ev = 'discarded') AS discarded,
                count(DISTINCT sender) FILTER (WHERE kind IN ('queued', 'pickup')) AS senders,
-               count(DISTINCT rcpt) FILTER (WHERE kind = 'delivery' AND status = 'sent') AS recipients,
+               count(DISTINCT rcpt) FILTER (WHERE ev IN ('delivered', 'forwarded')) AS recipients,
                count(DISTINCT host) AS hosts
           FROM l)
     SELECT m.metric, m.value FROM t, LATERAL (VALUES
@@ -191,12 +210,12 @@ CREATE FUNCTION maillog.per_hour(since timestamptz DEFAULT NULL, until timestamp
 RETURNS TABLE (hour timestamptz, received bigint, delivered bigint, deferred bigint, bounced bigint, rejected bigint)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT date_trunc('hour', at),
-           count(*) FILTER (WHERE kind IN ('client', 'pickup')),
-           count(*) FILTER (WHERE kind = 'delivery' AND status = 'sent'),
-           count(*) FILTER (WHERE kind = 'delivery' AND status = 'deferred'),
-           count(*) FILTER (WHERE kind = 'delivery' AND status = 'bounced'),
-           count(*) FILTER (WHERE kind = 'reject' AND status IN ('reject', 'milter-reject'))
-      FROM maillog._visible_lines(since, until)
+           count(*) FILTER (WHERE ev = 'received'),
+           count(*) FILTER (WHERE ev IN ('delivered', 'forwarded')),
+           count(*) FILTER (WHERE ev = 'deferred'),
+           count(*) FILTER (WHERE ev = 'bounced'),
+           count(*) FILTER (WHERE ev = 'rejected')
+      FROM (SELECT v.at, maillog._event(v.kind, v.status, v.msg) AS ev FROM maillog._visible_lines(since, until) v) l
      GROUP BY 1 ORDER BY 1
 $$;
 
@@ -210,13 +229,14 @@ BEGIN
         SELECT CASE what
                  WHEN 'senders' THEN CASE WHEN l.kind = 'queued' THEN l.sender END
                  WHEN 'sender_domains' THEN CASE WHEN l.kind = 'queued' THEN split_part(l.sender, '@', 2) END
-                 WHEN 'recipients' THEN CASE WHEN l.kind = 'delivery' AND l.status = 'sent' THEN l.rcpt END
-                 WHEN 'recipient_domains' THEN CASE WHEN l.kind = 'delivery' AND l.status = 'sent' THEN split_part(l.rcpt, '@', 2) END
+                 WHEN 'recipients' THEN CASE WHEN l.ev IN ('delivered', 'forwarded') THEN l.rcpt END
+                 WHEN 'recipient_domains' THEN CASE WHEN l.ev IN ('delivered', 'forwarded') THEN split_part(l.rcpt, '@', 2) END
                  WHEN 'clients' THEN CASE WHEN l.kind = 'client' THEN coalesce(l.client_name, l.client) END
-                 WHEN 'bounced_recipients' THEN CASE WHEN l.kind = 'delivery' AND l.status = 'bounced' THEN l.rcpt END
+                 WHEN 'bounced_recipients' THEN CASE WHEN l.ev = 'bounced' THEN l.rcpt END
                  WHEN 'rejected_clients' THEN CASE WHEN l.kind = 'reject' THEN l.client END
                  ELSE NULL END AS k
-          FROM maillog._visible_lines(since, until) l) x
+          FROM (SELECT v.*, maillog._event(v.kind, v.status, v.msg) AS ev
+                  FROM maillog._visible_lines(since, until) v) l) x
      WHERE k IS NOT NULL AND k <> ''
      GROUP BY k ORDER BY count(*) DESC, k LIMIT n;
     IF NOT FOUND AND what NOT IN ('senders', 'sender_domains', 'recipients', 'recipient_domains', 'clients',

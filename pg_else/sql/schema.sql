@@ -238,19 +238,16 @@ BEGIN
              || ' ON CONFLICT DO NOTHING';
     PERFORM set_config('maillog.ingesting', 'on', true);
     BEGIN
-        PERFORM maillog._ingest_begin();
         EXECUTE store;
         GET DIAGNOSTICS stored = ROW_COUNT;
     EXCEPTION WHEN check_violation THEN
         -- A line of an in-range day without partition (see _outside_check):
         -- create the days this batch needs (and the day after its last, so that
         -- midnight does not pay this again); out-of-range days get none.
-        PERFORM maillog._ingest_begin();
         EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || format(parsed, me, '') || ') d' INTO days;
         PERFORM maillog.ensure_partitions(ARRAY(
             SELECT x FROM unnest(days || (SELECT max(x) + 1 FROM unnest(days) x)) x
              WHERE maillog._day_in_range(x)));
-        PERFORM maillog._ingest_begin();
         EXECUTE store;
         GET DIAGNOSTICS stored = ROW_COUNT;
     END;

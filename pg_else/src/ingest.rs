@@ -10,27 +10,39 @@ use pgrx::prelude::*;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+/// One ingest pass: a statement (its transaction, subtransaction and command),
+/// so that every load, and the retry after the trigger made a new day's
+/// partition, numbers identical lines from the start again.
+type Pass = (i64, u32, u32);
+
+fn current_pass() -> Pass {
+    // SAFETY: plain reads of the current transaction's state.
+    unsafe {
+        (
+            pg_sys::GetCurrentTransactionStartTimestamp(),
+            pg_sys::GetCurrentSubTransactionId(),
+            pg_sys::GetCurrentCommandId(false),
+        )
+    }
+}
+
 thread_local! {
-    /// Copies of each identity seen in the current ingest pass (see `_ingest_begin`).
-    static SEEN: RefCell<HashMap<[u8; 16], u32>> = RefCell::new(HashMap::new());
+    /// Copies of each identity seen in the current ingest pass.
+    static SEEN: RefCell<(Pass, HashMap<[u8; 16], u32>)> = RefCell::new(((0, 0, 0), HashMap::new()));
 }
 
-/// Start an ingest pass: identical lines are numbered from here on, so the k-th
-/// copy of a line within one load gets its own identity. The inbox trigger calls
-/// this before each pass over its batch.
-#[pg_extern(volatile, parallel_unsafe)]
-fn _ingest_begin() {
-    SEEN.with(|s| {
-        let mut s = s.borrow_mut();
-        s.clear();
-        s.shrink_to(4096);
-    });
-}
-
+/// The identity of the k-th copy of a line within one pass: identical lines
+/// of one load each get their own, and a load sent again gets the same ones.
 fn identity(base: [u8; 16]) -> [u8; 16] {
+    let pass = current_pass();
     let k = SEEN.with(|s| {
-        let mut s = s.borrow_mut();
-        let k = s.entry(base).or_insert(0);
+        let (seen_in, seen) = &mut *s.borrow_mut();
+        if *seen_in != pass {
+            *seen_in = pass;
+            seen.clear();
+            seen.shrink_to(4096);
+        }
+        let k = seen.entry(base).or_insert(0);
         *k += 1;
         *k - 1
     });

@@ -20,11 +20,7 @@ mod time;
 extension_sql_file!(
     "../sql/schema.sql",
     name = "schema",
-    requires = [
-        ingest::_ingest,
-        ingest::_ingest_begin,
-        keys_fn::_archive_keys
-    ]
+    requires = [ingest::_ingest, keys_fn::_archive_keys]
 );
 extension_sql_file!(
     "../sql/lookup.sql",
