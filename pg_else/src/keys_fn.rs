@@ -1,10 +1,9 @@
-//! The key vocabulary and its windows as SQL functions, for compaction
-//! (schema.sql) and the lookup (lookup.sql): both name a field by its
-//! `maillog_core::keys::Field` name and never spell a compacted key by hand.
+//! The key vocabulary as SQL functions, for compaction (schema.sql) and the
+//! lookup (lookup.sql): both name a field by its `maillog_core::keys::Field`
+//! name and never spell a compacted key by hand.
 //! All immutable, so that with constant arguments the planner folds them into
 //! index conditions and partition bounds.
 use maillog_core::keys::Field;
-use pgrx::datum::Interval;
 use pgrx::prelude::*;
 
 fn field(name: &str) -> Field {
@@ -53,20 +52,4 @@ fn _probe(fields: Vec<String>, vals: Vec<Option<String>>) -> Vec<String> {
         .flatten()
         .flat_map(|v| fields.iter().map(move |f| f.archive_key(v)))
         .collect()
-}
-
-fn days(d: i32) -> Interval {
-    Interval::new(0, d, 0).expect("a few days fit an interval")
-}
-
-/// How long before a journey's time the lines found by `field` may be logged.
-#[pg_extern(immutable, parallel_safe, strict)]
-fn _window_before(field_name: &str) -> Interval {
-    days(field(field_name).window_days().0)
-}
-
-/// How long after a journey's time the lines found by `field` may be logged.
-#[pg_extern(immutable, parallel_safe, strict)]
-fn _window_after(field_name: &str) -> Interval {
-    days(field(field_name).window_days().1)
 }

@@ -25,12 +25,7 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/lookup.sql",
     name = "lookup",
-    requires = [
-        "schema",
-        keys_fn::_probe,
-        keys_fn::_window_before,
-        keys_fn::_window_after
-    ]
+    requires = ["schema", keys_fn::_probe,]
 );
 extension_sql_file!(
     "../sql/api.sql",

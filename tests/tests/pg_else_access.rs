@@ -102,7 +102,7 @@ fn each_role_does_only_what_it_may() {
         "SELECT maillog.ensure_partitions(now() - interval '400 days', now())",
         "UPDATE maillog.settings SET retention = '1 day'",
         // The pipeline's internals read lines without the caller's scope.
-        "SELECT * FROM maillog._find('queue_id', ARRAY['x'], now(), now())",
+        "SELECT * FROM maillog._find_queue_id(ARRAY['x'], now(), now())",
         "SELECT * FROM maillog._trace('x')",
     ];
     let api = [

@@ -152,12 +152,22 @@ fn lookups(db: &mut postgres::Client, role: Option<&str>) -> Vec<String> {
             out.extend(
                 strings(db, sql, &[k])
                     .into_iter()
+                    .filter(|row| !from_the_clock(row))
                     .map(|row| format!("{sql} {k} => {row}")),
             );
         }
         db.batch_execute("RESET ROLE").unwrap();
     }
     out
+}
+
+/// A row that starts with a time after the data's: the loaded lines are from
+/// 2021 and 2025, but a line without a readable time is stored at the time it
+/// was loaded (per_hour then shows that hour), which depends on the clock.
+fn from_the_clock(row: &str) -> bool {
+    row.get(..4)
+        .and_then(|y| y.parse::<u32>().ok())
+        .is_some_and(|y| y >= 2026)
 }
 
 /// All answers: the admin's, a group by domain's and a group by host's.
@@ -210,11 +220,17 @@ fn check(stage: &str, rows: &[String]) {
             _ => extra.push(r.as_str()),
         }
     }
-    let missing: i64 = count.values().filter(|n| **n > 0).sum();
+    let missing: Vec<&str> = count
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(h, _)| *h)
+        .collect();
     panic!(
-        "{stage}: {} answer rows, {} recorded; {missing} recorded rows are missing and these {} are new:\n{}",
+        "{stage}: {} answer rows, {} recorded; {} recorded rows are missing ({}) and these {} are new:\n{}",
         got.len(),
         want.len(),
+        missing.len(),
+        missing.iter().take(20).copied().collect::<Vec<_>>().join(" "),
         extra.len(),
         extra.iter().take(60).copied().collect::<Vec<_>>().join("\n")
     );

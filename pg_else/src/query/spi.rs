@@ -1,7 +1,8 @@
 //! The lookup, seen from Rust: every SPI call of the query pipeline. The SQL
-//! it runs names the lookup's functions (sql/lookup.sql) with the field as a
-//! literal from the key vocabulary, so the planner folds the field's branch,
-//! window and compacted keys at plan time; values travel as parameters.
+//! it runs names the lookup's function of each field (sql/lookup.sql,
+//! `maillog._find_<field>`) and the field's time window from the key
+//! vocabulary; values travel as parameters, which SPI's one-shot plans treat
+//! as constants (index conditions, partition pruning).
 use super::Stored;
 use crate::time;
 use maillog_core::keys::Field;
@@ -42,6 +43,23 @@ fn select(sql: &str, args: &[DatumWithOid]) -> Vec<Stored> {
         .unwrap_or_else(|e| error!("maillog lookup failed: {e}"))
 }
 
+/// The bounds of the lines found by `field` for journeys in [lo, hi] (None:
+/// unbounded): the field's window (`Field::window_days`, days of 24 hours).
+/// Computed here, so that the lookup gets constants: the planner then prunes
+/// partitions and blocks while planning.
+fn window(
+    field: Field,
+    lo: Option<TimestampWithTimeZone>,
+    hi: Option<TimestampWithTimeZone>,
+) -> (Option<TimestampWithTimeZone>, Option<TimestampWithTimeZone>) {
+    const DAY_US: i64 = 86_400_000_000;
+    let (before, after) = field.window_days();
+    let shift = |t: Option<TimestampWithTimeZone>, days: i32| {
+        t.and_then(|t| time::from_unix(time::to_unix(t).saturating_add(i64::from(days) * DAY_US)))
+    };
+    (shift(lo, -before), shift(hi, after))
+}
+
 /// The lines whose `field` is one of `vals` for journeys in [lo, hi] (None:
 /// unbounded); with `newest`, only that many, newest first.
 pub fn find(
@@ -57,8 +75,9 @@ pub fn find(
     } else {
         ""
     };
+    let (lo, hi) = window(field, lo, hi);
     let sql = format!(
-        "SELECT {COLUMNS} FROM maillog._find('{}', $1, coalesce($2, '-infinity'), coalesce($3, 'infinity')){order}",
+        "SELECT {COLUMNS} FROM maillog._find_{}($1, $2, $3){order}",
         field.name()
     );
     let mut args: Vec<DatumWithOid> = vec![vals.into(), lo.into(), hi.into()];
@@ -74,11 +93,16 @@ pub fn linked(
     lo: TimestampWithTimeZone,
     hi: TimestampWithTimeZone,
 ) -> Vec<String> {
+    let (lo, hi) = window(Field::Link, Some(lo), Some(hi));
     let args: [DatumWithOid; 3] = [qids.to_vec().into(), lo.into(), hi.into()];
     Spi::connect(|c| {
-        c.select("SELECT q FROM maillog._linked($1, $2, $3) q", None, &args)?
-            .map(|r| r.get::<String>(1))
-            .collect::<SpiResult<Vec<_>>>()
+        c.select(
+            "SELECT q FROM maillog._find_link($1, $2, $3) q",
+            None,
+            &args,
+        )?
+        .map(|r| r.get::<String>(1))
+        .collect::<SpiResult<Vec<_>>>()
     })
     .unwrap_or_else(|e| error!("maillog lookup failed: {e}"))
     .into_iter()
