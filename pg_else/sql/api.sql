@@ -3,8 +3,7 @@
 -- order: by the query pipeline in Rust (pg_else/src/query/), which reads lines
 -- only through the lookup (lookup.sql). search and trace here are thin
 -- wrappers: privileges, sorting, and the planner settings for the lookups
--- the pipeline runs (generic plans for its kept statements, see
--- query/spi.rs; its other lookups are one-shot plans with their values). Without JIT: the row estimates of a multi-day partition
+-- the pipeline runs. Without JIT: the row estimates of a multi-day partition
 -- scan pass jit_above_cost, and compiling then cost 15 ms per statement for
 -- queries that read a few hundred lines by index (measured at 10M lines).
 -- Without sequential scans: every lookup is an index lookup, but the
@@ -122,7 +121,7 @@ CREATE FUNCTION maillog.search(
     queue_id text DEFAULT NULL)
 RETURNS SETOF maillog.journey
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-SET jit = off SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $$
+SET jit = off SET enable_seqscan = off AS $$
     SELECT j.received_at, j.host, j.queue_id, j.sender, j.recipient, j.orig_recipient, j.status, j.dsn,
            j.relay, j.delay, j.response, j.client, j.sasl_username, j.message_id, j.size, j.client_name,
            j.finished_at, j.path, j.notification, j.notification_of, j.retried_as
@@ -135,7 +134,7 @@ $$;
 CREATE FUNCTION maillog.trace(key text)
 RETURNS TABLE (at timestamptz, host text, program text, pid int, queue_id text, kind text, line text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-SET jit = off SET enable_seqscan = off SET plan_cache_mode = force_generic_plan AS $$
+SET jit = off SET enable_seqscan = off AS $$
     SELECT t.at, t.host, t.program, t.pid, t.queue_id, t.kind,
            maillog.format_line(t.at, t.host, t.program, t.pid, t.msg)
       FROM maillog._trace($1) t

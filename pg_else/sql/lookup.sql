@@ -43,17 +43,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
 $$;
 
 -- The lines whose queue ID is one of `vals`, logged in [lo, hi] (NULL: unbounded).
--- (Bounds through coalesce: the gather runs this as a generic plan, which
--- prunes partitions at its start by them; an `lo IS NULL OR` form would not.)
 CREATE FUNCTION maillog._find_queue_id(vals text[], lo timestamptz, hi timestamptz)
 RETURNS SETOF maillog.line
 LANGUAGE sql STABLE AS $$
     SELECT l.* FROM maillog.line l
-     WHERE l.qid = ANY (vals) AND l.at >= coalesce(lo, '-infinity') AND l.at <= coalesce(hi, 'infinity')
+     WHERE l.qid = ANY (vals) AND (lo IS NULL OR l.at >= lo) AND (hi IS NULL OR l.at <= hi)
     UNION ALL
     SELECT (a.l).* FROM maillog.archived a
-     WHERE a.keys && maillog._probe(ARRAY['queue_id'], vals) AND a.last_at >= coalesce(lo, '-infinity') AND a.first_at <= coalesce(hi, 'infinity')
-       AND (a.l).qid = ANY (vals) AND (a.l).at >= coalesce(lo, '-infinity') AND (a.l).at <= coalesce(hi, 'infinity')
+     WHERE a.keys && maillog._probe(ARRAY['queue_id'], vals) AND (lo IS NULL OR a.last_at >= lo) AND (hi IS NULL OR a.first_at <= hi)
+       AND (a.l).qid = ANY (vals) AND (lo IS NULL OR (a.l).at >= lo) AND (hi IS NULL OR (a.l).at <= hi)
 $$;
 
 -- The lines whose Message-ID is one of `vals`.
@@ -126,11 +124,11 @@ CREATE FUNCTION maillog._find_link(qids text[], lo timestamptz, hi timestamptz)
 RETURNS SETOF text
 LANGUAGE sql STABLE AS $$
     SELECT l.qid FROM maillog.line l
-     WHERE l.link = ANY (qids) AND l.qid IS NOT NULL AND l.at >= coalesce(lo, '-infinity') AND l.at <= coalesce(hi, 'infinity')
+     WHERE l.link = ANY (qids) AND l.qid IS NOT NULL AND (lo IS NULL OR l.at >= lo) AND (hi IS NULL OR l.at <= hi)
     UNION ALL
     SELECT (a.l).qid FROM maillog.archived a
-     WHERE a.keys && maillog._probe(ARRAY['link'], qids) AND a.last_at >= coalesce(lo, '-infinity') AND a.first_at <= coalesce(hi, 'infinity')
-       AND (a.l).link = ANY (qids) AND (a.l).qid IS NOT NULL AND (a.l).at >= coalesce(lo, '-infinity') AND (a.l).at <= coalesce(hi, 'infinity')
+     WHERE a.keys && maillog._probe(ARRAY['link'], qids) AND (lo IS NULL OR a.last_at >= lo) AND (hi IS NULL OR a.first_at <= hi)
+       AND (a.l).link = ANY (qids) AND (a.l).qid IS NOT NULL AND (lo IS NULL OR (a.l).at >= lo) AND (hi IS NULL OR (a.l).at <= hi)
 $$;
 
 -- The smtpd rejects that policy-server refusals caused (one refusal per

@@ -7,6 +7,7 @@
 //! and link windows (inside the lookup), so partitions outside are pruned.
 use super::{spi, Stored};
 use maillog_core::correlate::MAX_HOPS;
+use maillog_core::keys::Field;
 use pgrx::datum::TimestampWithTimeZone;
 use std::collections::{BTreeSet, HashSet};
 
@@ -27,9 +28,10 @@ pub fn gather<'a>(
         if frontier.is_empty() {
             break;
         }
-        let (batch, parents) = spi::hop(&frontier, lo, hi);
+        let keys: Vec<&str> = frontier.iter().map(String::as_str).collect();
+        let batch = spi::find(Field::QueueId, &keys, Some(lo), Some(hi), None);
         let mut found: BTreeSet<String> = batch.iter().filter_map(|l| l.link.clone()).collect();
-        found.extend(parents);
+        found.extend(spi::linked(&frontier, lo, hi));
         got.extend(batch);
         frontier = found
             .into_iter()

@@ -8,9 +8,7 @@ use crate::time;
 use maillog_core::keys::Field;
 use pgrx::datum::{DatumWithOid, TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
-use pgrx::spi::{OwnedPreparedStatement, SpiClient, SpiResult, SpiTupleTable};
-use pgrx::{PgBuiltInOids, PgOid};
-use std::cell::Cell;
+use pgrx::spi::{SpiResult, SpiTupleTable};
 
 /// The columns of a stored line the pipeline reads, in [`Stored`]'s order.
 const COLUMNS: &str =
@@ -43,62 +41,6 @@ fn read(table: SpiTupleTable) -> SpiResult<Vec<Stored>> {
 fn select(sql: &str, args: &[DatumWithOid]) -> Vec<Stored> {
     Spi::connect(|c| c.select(sql, None, args).and_then(read))
         .unwrap_or_else(|e| error!("maillog lookup failed: {e}"))
-}
-
-/// The gather's two statements (lines by queue ID, queue IDs by link).
-type Gather = (OwnedPreparedStatement, OwnedPreparedStatement);
-
-thread_local! {
-    /// The gather's statements, prepared once per session and kept for its
-    /// lifetime (leaked: no destructor runs while the backend exits). They
-    /// run several times per search with arrays of up to thousands of queue
-    /// IDs: planning them with the values (a custom plan) estimated every
-    /// element against every partition, 4-6 ms per statement for 1,378 IDs.
-    /// `maillog.search`/`trace` run them as generic plans (plan_cache_mode),
-    /// which prune partitions when they start.
-    static GATHER: Cell<Option<&'static Gather>> = const { Cell::new(None) };
-}
-
-fn gather_statements(c: &SpiClient<'_>) -> SpiResult<&'static Gather> {
-    if let Some(g) = GATHER.get() {
-        return Ok(g);
-    }
-    let types = [
-        PgOid::BuiltIn(PgBuiltInOids::TEXTARRAYOID),
-        PgOid::BuiltIn(PgBuiltInOids::TIMESTAMPTZOID),
-        PgOid::BuiltIn(PgBuiltInOids::TIMESTAMPTZOID),
-    ];
-    let lines = format!("SELECT {COLUMNS} FROM maillog._find_queue_id($1, $2, $3)");
-    let g: &'static Gather = Box::leak(Box::new((
-        c.prepare(lines.as_str(), &types)?.keep(),
-        c.prepare("SELECT q FROM maillog._find_link($1, $2, $3) q", &types)?
-            .keep(),
-    )));
-    GATHER.set(Some(g));
-    Ok(g)
-}
-
-/// One round of the gather: the lines of `qids`, and the queue IDs of the
-/// lines naming one of them as their next hop, for journeys in [lo, hi].
-pub fn hop(
-    qids: &[String],
-    lo: TimestampWithTimeZone,
-    hi: TimestampWithTimeZone,
-) -> (Vec<Stored>, Vec<String>) {
-    let (qlo, qhi) = window(Field::QueueId, Some(lo), Some(hi));
-    let (llo, lhi) = window(Field::Link, Some(lo), Some(hi));
-    Spi::connect(|c| {
-        let (lines, links) = gather_statements(c)?;
-        let q: [DatumWithOid; 3] = [qids.to_vec().into(), qlo.into(), qhi.into()];
-        let found = c.select(lines, None, &q).and_then(read)?;
-        let l: [DatumWithOid; 3] = [qids.to_vec().into(), llo.into(), lhi.into()];
-        let parents = c
-            .select(links, None, &l)?
-            .map(|r| r.get::<String>(1))
-            .collect::<SpiResult<Vec<_>>>()?;
-        Ok::<_, pgrx::spi::SpiError>((found, parents.into_iter().flatten().collect()))
-    })
-    .unwrap_or_else(|e| error!("maillog lookup failed: {e}"))
 }
 
 /// The bounds of the lines found by `field` for journeys in [lo, hi] (None:
@@ -143,6 +85,29 @@ pub fn find(
         args.push(n.into());
     }
     select(&sql, &args)
+}
+
+/// The queue IDs of lines naming one of `qids` as their next hop.
+pub fn linked(
+    qids: &[String],
+    lo: TimestampWithTimeZone,
+    hi: TimestampWithTimeZone,
+) -> Vec<String> {
+    let (lo, hi) = window(Field::Link, Some(lo), Some(hi));
+    let args: [DatumWithOid; 3] = [qids.to_vec().into(), lo.into(), hi.into()];
+    Spi::connect(|c| {
+        c.select(
+            "SELECT q FROM maillog._find_link($1, $2, $3) q",
+            None,
+            &args,
+        )?
+        .map(|r| r.get::<String>(1))
+        .collect::<SpiResult<Vec<_>>>()
+    })
+    .unwrap_or_else(|e| error!("maillog lookup failed: {e}"))
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// The smtpd rejects caused by these policy-server refusals.
