@@ -13,24 +13,17 @@ use pgrx::prelude::*;
 /// message-id, queued, deliveries, expired, removed), whatever order they
 /// were read in (day partition or compacted block).
 fn canonical(lines: &mut [Stored]) {
-    lines.sort_by(|a, b| {
+    fn key(l: &Stored) -> (i64, &str, Option<&str>, u8, &str, &[u8; 16]) {
         (
-            a.at_us,
-            &a.host,
-            &a.qid,
-            kind_rank(&a.kind),
-            &a.msg,
-            a.uid.as_bytes(),
+            l.at_us,
+            &l.host,
+            l.qid.as_deref(),
+            kind_rank(&l.kind),
+            &l.msg,
+            l.uid.as_bytes(),
         )
-            .cmp(&(
-                b.at_us,
-                &b.host,
-                &b.qid,
-                kind_rank(&b.kind),
-                &b.msg,
-                b.uid.as_bytes(),
-            ))
-    });
+    }
+    lines.sort_by(|a, b| key(a).cmp(&key(b)));
 }
 
 /// Scope, over the journeys as a whole: every line when one of them ran on
