@@ -31,17 +31,25 @@ thread_local! {
     static SEEN: RefCell<(Pass, HashMap<[u8; 16], u32>)> = RefCell::new(((0, 0, 0), HashMap::new()));
 }
 
-/// The identity of the k-th copy of a line within one pass: identical lines
-/// of one load each get their own, and a load sent again gets the same ones.
-fn identity(base: [u8; 16]) -> [u8; 16] {
+/// Start numbering anew when a new pass began (once per `_ingest` call: the
+/// calls of one statement's chunks share their pass).
+fn begin_pass() {
     let pass = current_pass();
-    let k = SEEN.with(|s| {
+    SEEN.with(|s| {
         let (seen_in, seen) = &mut *s.borrow_mut();
         if *seen_in != pass {
             *seen_in = pass;
             seen.clear();
             seen.shrink_to(4096);
         }
+    });
+}
+
+/// The identity of the k-th copy of a line within one pass: identical lines
+/// of one load each get their own, and a load sent again gets the same ones.
+fn identity(base: [u8; 16]) -> [u8; 16] {
+    let k = SEEN.with(|s| {
+        let (_, seen) = &mut *s.borrow_mut();
         let k = seen.entry(base).or_insert(0);
         *k += 1;
         *k - 1
@@ -270,6 +278,7 @@ fn _ingest<'a>(
 > {
     // "Now" for RFC 3164 year inference: once per call, not per line.
     let ctx = time::context();
+    begin_pass();
     let rows: Vec<LineRow> = line
         .iter()
         .zip(uid.iter())

@@ -1,8 +1,8 @@
 //! The key vocabulary as SQL functions, for compaction (schema.sql) and the
 //! lookup (lookup.sql): both name a field by its `maillog_core::keys::Field`
 //! name and never spell a compacted key by hand.
-//! All immutable, so that with constant arguments the planner folds them into
-//! index conditions and partition bounds.
+//! Immutable, so that with constant arguments the planner folds `_probe` into
+//! the GIN index condition.
 use maillog_core::keys::Field;
 use pgrx::prelude::*;
 

@@ -104,6 +104,7 @@ fn each_role_does_only_what_it_may() {
         // The pipeline's internals read lines without the caller's scope.
         "SELECT * FROM maillog._find_queue_id(ARRAY['x'], now(), now())",
         "SELECT * FROM maillog._trace('x')",
+        "SELECT * FROM maillog._search(NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 10, NULL)",
     ];
     let api = [
         "SELECT * FROM maillog.search(sender => '@a.example')",

@@ -28,8 +28,7 @@ pub fn gather<'a>(
         if frontier.is_empty() {
             break;
         }
-        let keys: Vec<&str> = frontier.iter().map(String::as_str).collect();
-        let batch = spi::find(Field::QueueId, &keys, Some(lo), Some(hi), None);
+        let batch = spi::find(Field::QueueId, frontier.clone(), Some(lo), Some(hi), None);
         let mut found: BTreeSet<String> = batch.iter().filter_map(|l| l.link.clone()).collect();
         found.extend(spi::linked(&frontier, lo, hi));
         got.extend(batch);

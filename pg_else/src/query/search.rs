@@ -8,7 +8,7 @@ use maillog_core::correlate::{correlate, Outcome, Status};
 use maillog_core::keys::{search_key, Field};
 use pgrx::datum::TimestampWithTimeZone;
 use pgrx::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// The filters, normalised as the stored values are.
 struct Filters {
@@ -35,32 +35,25 @@ fn addr_match(addr: Option<&str>, pattern: &str) -> bool {
     }
 }
 
-/// The `host` and `queue_id` of each hop of a path (`host:queue_id`).
-fn hops(path: &[String]) -> impl Iterator<Item = (&str, &str)> {
-    path.iter().map(|x| {
-        let mut parts = x.split(':');
-        (parts.next().unwrap_or(""), parts.next().unwrap_or(""))
-    })
-}
-
 /// The seed lines (step 1): those matching the most selective filter given.
 fn seeds(f: &Filters, limit: i64) -> Vec<Stored> {
     let key = |v: &Option<String>| v.as_deref().map(|v| search_key(v).into_owned());
-    let pick = |field: Field, v: &str| spi::find(field, &[v], f.since, f.until, Some(limit));
+    let pick = |field: Field, v: String| spi::find(field, vec![v], f.since, f.until, Some(limit));
     let mut seeds = if let Some(q) = key(&f.queue_id) {
-        pick(Field::QueueId, &q)
+        pick(Field::QueueId, q)
     } else if let Some(r) = key(&f.recipient) {
-        pick(Field::Recipient, &r)
+        pick(Field::Recipient, r)
     } else if let Some(s) = key(&f.sender) {
-        pick(Field::Sender, &s)
+        pick(Field::Sender, s)
     } else if let Some(m) = key(&f.message_id) {
-        pick(Field::MessageId, &m)
+        pick(Field::MessageId, m)
     } else if let Some(c) = key(&f.client) {
-        pick(Field::Client, &c)
+        pick(Field::Client, c)
     } else if let Some(st) = f.status.as_deref().filter(|s| *s != Status::Sent.as_str()) {
         // (Most lines say sent: for it the newest lines below serve as well.)
         let words = Status::from_name(st).map_or_else(Vec::new, Status::stored_words);
-        spi::find(Field::Status, &words, f.since, f.until, Some(limit))
+        let words = words.into_iter().map(str::to_owned).collect();
+        spi::find(Field::Status, words, f.since, f.until, Some(limit))
     } else {
         spi::recent(f.since, f.until, f.host.as_deref(), limit * 3)
     };
@@ -79,35 +72,9 @@ fn seeds(f: &Filters, limit: i64) -> Vec<Stored> {
     seeds
 }
 
-/// An outcome the caller may see, and whether they may see it whole.
+/// An outcome the caller may see, and whether they may see it whole
+/// ([`Scope::journeys`]).
 type Row = (Outcome, bool);
-
-/// Scope (step 5): a journey on one of the caller's hosts is shown whole;
-/// one seen through a recipient of their domains shows that recipient; one
-/// seen only through its sender or another recipient shows this row without
-/// the recipient's details.
-fn visible(outcomes: Vec<Outcome>, scope: &Scope) -> Vec<Row> {
-    let on_host =
-        |o: &Outcome| scope.on_host(&o.host) || hops(&o.path).any(|(h, _)| scope.on_host(h));
-    let rcpt_in = |o: &Outcome| {
-        scope.in_domains(o.recipient.as_deref()) || scope.in_domains(o.orig_recipient.as_deref())
-    };
-    let mut any_rcpt_in: HashMap<(String, Option<String>, i64), bool> = HashMap::new();
-    for o in &outcomes {
-        *any_rcpt_in
-            .entry((o.host.clone(), o.queue_id.clone(), o.received_at))
-            .or_default() |= rcpt_in(o);
-    }
-    outcomes
-        .into_iter()
-        .filter_map(|o| {
-            let (host, rcpt) = (on_host(&o), rcpt_in(&o));
-            let group = any_rcpt_in[&(o.host.clone(), o.queue_id.clone(), o.received_at)];
-            let shown = host || rcpt || group || scope.in_domains(o.sender.as_deref());
-            shown.then_some((o, host || rcpt))
-        })
-        .collect()
-}
 
 /// The filters on the outcome (step 6).
 fn wanted(f: &Filters, (o, full): &Row) -> bool {
@@ -128,11 +95,11 @@ fn wanted(f: &Filters, (o, full): &Row) -> bool {
         })
         && f.host
             .as_deref()
-            .is_none_or(|h| o.host == h || hops(&o.path).any(|(ph, _)| ph == h))
+            .is_none_or(|h| o.host == h || o.hops().any(|(ph, _)| ph == h))
         && f.status.as_deref().is_none_or(|s| o.status.as_str() == s)
-        && f.queue_id.as_deref().is_none_or(|q| {
-            o.queue_id.as_deref() == Some(q) || hops(&o.path).any(|(_, pq)| pq == q)
-        })
+        && f.queue_id
+            .as_deref()
+            .is_none_or(|q| o.queue_id.as_deref() == Some(q) || o.hops().any(|(_, pq)| pq == q))
         && at.is_some_and(|at| f.since.is_none_or(|s| at >= s) && f.until.is_none_or(|u| at <= u))
 }
 
@@ -218,7 +185,8 @@ fn _search(
     lines.extend(seeds.into_iter().filter(|l| l.qid.is_none()));
     let refs: Vec<_> = lines.iter().map(Stored::line).collect();
     let outcomes = correlate(&refs);
-    let rows: Vec<_> = visible(outcomes, &Scope::of_caller())
+    let rows: Vec<_> = Scope::of_caller()
+        .journeys(outcomes)
         .into_iter()
         .filter(|r| wanted(&f, r))
         .map(|(o, full)| {

@@ -64,12 +64,11 @@ fn window(
 /// unbounded); with `newest`, only that many, newest first.
 pub fn find(
     field: Field,
-    vals: &[&str],
+    vals: Vec<String>,
     lo: Option<TimestampWithTimeZone>,
     hi: Option<TimestampWithTimeZone>,
     newest: Option<i64>,
 ) -> Vec<Stored> {
-    let vals: Vec<String> = vals.iter().map(|v| (*v).to_owned()).collect();
     let order = if newest.is_some() {
         " ORDER BY at DESC, uid DESC LIMIT $4"
     } else {

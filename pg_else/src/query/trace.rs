@@ -26,31 +26,6 @@ fn canonical(lines: &mut [Stored]) {
     lines.sort_by(|a, b| key(a).cmp(&key(b)));
 }
 
-/// Scope, over the journeys as a whole: every line when one of them ran on
-/// the caller's hosts; when a line names an address of their domains, the
-/// lines that name no recipient or one of theirs; else nothing.
-fn visible<'a>(picked: Vec<&'a Stored>, scope: &Scope) -> Vec<&'a Stored> {
-    if picked.iter().any(|l| scope.on_host(&l.host)) {
-        return picked;
-    }
-    let named = picked.iter().any(|l| {
-        scope.in_domains(l.sender.as_deref())
-            || scope.in_domains(l.rcpt.as_deref())
-            || scope.in_domains(l.orig_rcpt.as_deref())
-    });
-    if !named {
-        return Vec::new();
-    }
-    picked
-        .into_iter()
-        .filter(|l| {
-            l.rcpt.is_none()
-                || scope.in_domains(l.rcpt.as_deref())
-                || scope.in_domains(l.orig_rcpt.as_deref())
-        })
-        .collect()
-}
-
 #[allow(clippy::type_complexity)]
 #[pg_extern(stable, parallel_safe)]
 fn _trace(
@@ -69,8 +44,14 @@ fn _trace(
 > {
     let asked = key.trim_matches(['<', '>', ' ']);
     let k = search_key(asked);
-    let mut seeds = spi::find(Field::QueueId, &[&k], None, None, None);
-    seeds.extend(spi::find(Field::MessageId, &[&k], None, None, None));
+    let mut seeds = spi::find(Field::QueueId, vec![k.to_string()], None, None, None);
+    seeds.extend(spi::find(
+        Field::MessageId,
+        vec![k.into_owned()],
+        None,
+        None,
+        None,
+    ));
     let Some((lo, hi)) = span(&seeds) else {
         return TableIterator::new(Vec::new());
     };
@@ -78,7 +59,8 @@ fn _trace(
     canonical(&mut lines);
     let refs: Vec<_> = lines.iter().map(Stored::line).collect();
     let picked: Vec<&Stored> = trace(&refs, asked).into_iter().map(|i| &lines[i]).collect();
-    let rows: Vec<_> = visible(picked, &Scope::of_caller())
+    let rows: Vec<_> = Scope::of_caller()
+        .trace_lines(picked)
         .into_iter()
         .map(|l| {
             (

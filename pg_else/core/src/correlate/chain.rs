@@ -43,6 +43,23 @@ pub struct Outcome {
     pub retried_as: Option<String>,
 }
 
+impl Outcome {
+    /// The `(host, queue_id)` of each hop of [`Outcome::path`] (split at the
+    /// last `:`, since a queue ID has none and a host may be an IPv6 address).
+    ///
+    /// ```
+    /// use maillog_core::correlate::{correlate, Line};
+    /// let l = |m| Line { at: 0, host: "mx", program: "postfix/qmgr", queue_id: Some("3F1A2B4C5D"), message: m };
+    /// let o = &correlate(&[l("3F1A2B4C5D: from=<a@b.example>, size=10, nrcpt=1 (queue active)")])[0];
+    /// assert_eq!(o.hops().collect::<Vec<_>>(), [("mx", "3F1A2B4C5D")]);
+    /// ```
+    pub fn hops(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.path
+            .iter()
+            .map(|x| x.rsplit_once(':').unwrap_or((x, "")))
+    }
+}
+
 struct Graph<'a> {
     entries: Vec<Entry<'a>>,
     /// entry → (recipient index → next entry) for per-recipient hops.
