@@ -267,3 +267,62 @@ fn socket_forwarder_killed_while_reading_keeps_what_it_read() {
     );
     let _ = std::fs::remove_file(&sock);
 }
+
+/// The file forwarder stopped cleanly during a backend outage: the lines it
+/// has read wait in its disk-assisted queue (in memory up to the high
+/// watermark, on disk beyond it, all on disk at the stop) and its read
+/// position is saved; once the backend is up and the forwarder restarted,
+/// every line arrives exactly once.
+#[test]
+fn file_forwarder_stopped_during_an_outage_keeps_its_queue() {
+    let db = Target::start();
+    let b_setup = Setup::new(&db.conninfo());
+    let log = tempfile::Builder::new()
+        .prefix("else-maillog-")
+        .tempdir()
+        .unwrap();
+    let file = log.path().join("postfix.log");
+    std::fs::write(&file, b"").unwrap();
+    let vars = [("ELSE_MAILLOG_FILE", file.to_str().unwrap())];
+    // No backend yet: the forwarder queues everything it reads.
+    let (f_setup, mut f) = relp_forwarder(
+        "mailserver-maillog-file-relp.conf",
+        b_setup.relp_port,
+        &vars,
+        Path::new(&file),
+    );
+    append_to_file(file.clone()).join().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    f.stop();
+    let workdir = PathBuf::from(f_setup.get("ELSE_WORKDIR"));
+    let queued: u64 = std::fs::read_dir(&workdir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("else-forward-file")
+        })
+        .map(|e| e.metadata().map_or(0, |m| m.len()))
+        .sum();
+    assert!(
+        queued > 1_000_000,
+        "the stopped forwarder's queue is on disk ({queued} bytes in {})",
+        workdir.display()
+    );
+    assert_eq!(stored(&db), 0, "nothing stored while the backend was down");
+    let _b = backend(&b_setup);
+    let _f = Rsyslogd::start(
+        &f_setup,
+        &shipped_conf("mailserver-maillog-file-relp.conf"),
+        0,
+        Some(&file),
+    );
+    let stats = db.wait_for_lines(N as i64, Duration::from_secs(300));
+    eprintln!(
+        "file forwarder stopped during an outage ({queued} bytes queued on disk): stored {} rows, {} distinct of {N}",
+        stats.0, stats.1
+    );
+    explain_missing(&db, stats, &b_setup, &f_setup);
+    assert_exactly_once("file forwarder stopped during an outage", N as i64, stats);
+}

@@ -37,11 +37,16 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 /// One measured message: when its delivery line was written (since the
-/// start), how long until the line was stored, until search returned it.
+/// start), how long until the line was stored, until a searcher took it up,
+/// until search returned it; how many searches that took and how long the
+/// answering one ran.
 struct Sample {
     written: Duration,
     stored: Duration,
+    picked: Duration,
     answered: Duration,
+    tries: u32,
+    last_search: Duration,
 }
 
 const SENDER: &str = "loadgen@outside.test";
@@ -104,7 +109,7 @@ fn main() {
     }
 }
 
-/// The whole load run; true when every line was stored and p99 < 2 s.
+/// The whole load run; true when every line was stored and p99 < 1 s.
 fn load_run() -> bool {
     let arg = |i: usize, d: u64| {
         std::env::args()
@@ -211,8 +216,11 @@ fn load_run() -> bool {
     // The probe thread finds stored delivery lines (one cheap indexed query
     // for all pending samples every 20 ms); SEARCHERS threads then call search
     // for them until it answers, in parallel so that one slow answer does
-    // not delay the next sample's measurement.
-    const SEARCHERS: usize = 3;
+    // not delay the next sample's measurement. Three were too few: in the
+    // burst of deliveries as mx's queue drains (some 50 samples/s, searches
+    // of 100-250 ms on a loaded 2-core machine) samples waited up to 1.2 s
+    // for a free searcher, which the report counted as search time.
+    const SEARCHERS: usize = 16;
     let samples = Arc::new(std::sync::Mutex::new(Vec::<Sample>::new()));
     let (found_tx, found_rx) = mpsc::channel::<(String, Instant, Instant)>();
     let found_rx = Arc::new(std::sync::Mutex::new(found_rx));
@@ -232,13 +240,24 @@ fn load_run() -> bool {
                     let Ok((r, written, stored)) = next else {
                         return;
                     };
-                    while db.query_one(&search, &[&r]).unwrap().get::<_, i64>(0) == 0 {
+                    let picked = written.elapsed();
+                    let mut tries = 0;
+                    let last_search = loop {
+                        tries += 1;
+                        let t = Instant::now();
+                        let n: i64 = db.query_one(&search, &[&r]).unwrap().get(0);
+                        if n > 0 {
+                            break t.elapsed();
+                        }
                         std::thread::sleep(Duration::from_millis(20));
-                    }
+                    };
                     samples.lock().unwrap().push(Sample {
                         written: written - t0,
                         stored: stored - written,
+                        picked,
                         answered: written.elapsed(),
+                        tries,
+                        last_search,
                     });
                 }
             })
@@ -377,6 +396,8 @@ fn load_run() -> bool {
     };
     let fresh = sorted(|s| s.answered);
     let stored_lag = sorted(|s| s.stored);
+    let pool_wait = sorted(|s| s.picked.saturating_sub(s.stored));
+    let search_time = sorted(|s| s.last_search);
     let sent_rows: i64 = db
         .query_one(
             "SELECT count(*) FROM maillog.line WHERE program = 'postfix/virtual' AND status = 'sent'",
@@ -411,23 +432,41 @@ fn load_run() -> bool {
             pct(&stored_lag, 0.90) * 1000.0,
             pct(&stored_lag, 0.99) * 1000.0
         );
+        println!(
+            "  line stored -> taken up by one of {SEARCHERS} searchers (the measuring pool): p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms",
+            pct(&pool_wait, 0.50) * 1000.0,
+            pct(&pool_wait, 0.90) * 1000.0,
+            pct(&pool_wait, 0.99) * 1000.0
+        );
+        println!(
+            "  the answering search call: p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms; {} of {} samples needed more than one call",
+            pct(&search_time, 0.50) * 1000.0,
+            pct(&search_time, 0.90) * 1000.0,
+            pct(&search_time, 0.99) * 1000.0,
+            samples.iter().filter(|s| s.tries > 1).count(),
+            samples.len()
+        );
         let mut worst: Vec<&Sample> = samples.iter().collect();
         worst.sort_by_key(|s| std::cmp::Reverse(s.answered));
         for s in worst.iter().take(5) {
             println!(
-                "  slow sample: written at +{:.1} s, stored after {:.0} ms, answered after {:.0} ms",
+                "  slow sample: written at +{:.1} s, stored after {:.0} ms, taken up after {:.0} ms, \
+                 answered after {:.0} ms ({} calls, the last {:.0} ms)",
                 s.written.as_secs_f64(),
                 s.stored.as_secs_f64() * 1000.0,
-                s.answered.as_secs_f64() * 1000.0
+                s.picked.as_secs_f64() * 1000.0,
+                s.answered.as_secs_f64() * 1000.0,
+                s.tries,
+                s.last_search.as_secs_f64() * 1000.0
             );
         }
     }
     let ok = stored == written
         && sent_rows == messages as i64
         && !fresh.is_empty()
-        && pct(&fresh, 0.99) < 2.0;
+        && pct(&fresh, 0.99) < 1.0;
     println!(
-        "target (all lines stored, p99 freshness < 2 s): {}",
+        "target (all lines stored, p99 freshness < 1 s): {}",
         if ok { "met" } else { "NOT met" }
     );
     // The server's and the backend's logs outlive the private folders.
