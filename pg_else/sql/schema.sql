@@ -65,8 +65,8 @@ CREATE TABLE maillog.writers (
 SELECT pg_catalog.pg_extension_config_dump('maillog.writers', '');
 
 -- The identity key (at, uid) — a line whose identity is stored is skipped by the
--- ingest's ON CONFLICT DO NOTHING, which checks the unique indexes of the
--- partition a row goes to — and the search indexes of one day partition.
+-- ingest (_inbox_flush), through the unique index of the partition a row goes
+-- to — and the search indexes of one day partition.
 CREATE FUNCTION maillog._index_partition(part text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -191,8 +191,8 @@ $$;
 
 -- Set-based ingest: parse the statement's rows in calls of 10,000 (arrays stay
 -- far below PostgreSQL's 1 GB limit even for a multi-GB \copy) and one
--- INSERT ... SELECT,
--- skip lines already stored (same identity), then drop the staged rows. Only this
+-- INSERT ... SELECT
+-- that skips lines already stored (same identity), then drop the staged rows. Only this
 -- transaction's rows are visible to the DELETE: other writers' are uncommitted,
 -- and committed ones were already deleted by their own transaction.
 CREATE FUNCTION maillog._inbox_flush() RETURNS trigger
@@ -219,6 +219,8 @@ DECLARE
     -- current_user is this function's owner here.
     me name := CASE current_setting('role') WHEN 'none' THEN session_user ELSE current_setting('role') END;
     store text;
+    skip text := '';
+    made bool := false;
     days date[];
     stored bigint;
 BEGIN
@@ -234,23 +236,37 @@ BEGIN
         ON CONFLICT DO NOTHING;
     store := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
                 rcpt, orig_rcpt, msgid, client, client_name, link, size, msg, writer) '
-             || format(parsed, me, CASE WHEN EXISTS (SELECT 1 FROM batch WHERE uid IS NULL) THEN 'ORDER BY 1, 2' END)
-             || ' ON CONFLICT DO NOTHING';
+             || format(parsed, me, CASE WHEN EXISTS (SELECT 1 FROM batch WHERE uid IS NULL) THEN 'ORDER BY 1, 2' END);
     PERFORM set_config('maillog.ingesting', 'on', true);
-    BEGIN
-        EXECUTE store;
-        GET DIAGNOSTICS stored = ROW_COUNT;
-    EXCEPTION WHEN check_violation THEN
-        -- A line of an in-range day without partition (see _outside_check):
-        -- create the days this batch needs (and the day after its last, so that
-        -- midnight does not pay this again); out-of-range days get none.
-        EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || format(parsed, me, '') || ') d' INTO days;
-        PERFORM maillog.ensure_partitions(ARRAY(
-            SELECT x FROM unnest(days || (SELECT max(x) + 1 FROM unnest(days) x)) x
-             WHERE maillog._day_in_range(x)));
-        EXECUTE store;
-        GET DIAGNOSTICS stored = ROW_COUNT;
-    END;
+    -- First as a plain INSERT: nearly every batch is stored for the first
+    -- time, and ON CONFLICT's speculative insertion (a probe of the identity
+    -- key before each row) cost a seventh of ingest (0.5 of 3.5 s for 300,000
+    -- lines). A batch holding a line already stored (a resend, a file loaded
+    -- again) fails on the identity key and is stored again skipping those;
+    -- each try is a subtransaction of its own, so it numbers identical lines
+    -- from the start (see _ingest).
+    LOOP
+        BEGIN
+            EXECUTE store || skip;
+            GET DIAGNOSTICS stored = ROW_COUNT;
+            EXIT;
+        EXCEPTION
+            WHEN unique_violation THEN
+                IF skip <> '' THEN RAISE; END IF;
+                skip := ' ON CONFLICT DO NOTHING';
+            WHEN check_violation THEN
+                -- A line of an in-range day without partition (see
+                -- _outside_check): create the days this batch needs (and the
+                -- day after its last, so that midnight does not pay this
+                -- again); out-of-range days get none.
+                IF made THEN RAISE; END IF;
+                made := true;
+                EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || format(parsed, me, '') || ') d' INTO days;
+                PERFORM maillog.ensure_partitions(ARRAY(
+                    SELECT x FROM unnest(days || (SELECT max(x) + 1 FROM unnest(days) x)) x
+                     WHERE maillog._day_in_range(x)));
+        END;
+    END LOOP;
     PERFORM set_config('maillog.ingesting', 'off', true);
     -- Lines stored anew in this transaction (else-load reports it; a reload shows 0).
     PERFORM set_config('maillog.lines_stored',
