@@ -7,8 +7,8 @@ SELECT maillog.purge();                          -- days older than the retentio
 -- SELECT maillog.purge(interval '30 days');     -- or an explicit age
 
 -- Compaction: closed days (by default those that ended at least a day ago) are
--- packed into compressed blocks of maillog.archive: 2.7x smaller on the
--- 10M-line benchmark, 4x on the test corpus; answers stay the same. Daily from cron, before purge:
+-- packed into compressed blocks of maillog.archive: 2.4x smaller on the
+-- 10M-line benchmark; answers stay the same. Daily from cron, before purge:
 --   0 3 * * *  psql -d maillog -qc "SELECT * FROM maillog.compact()"
 UPDATE maillog.settings SET compact_after = interval '1 day';
 SELECT * FROM maillog.compact();                 -- (day, lines, blocks) per packed day

@@ -163,12 +163,16 @@ BEGIN
     RETURN made;
 END $$;
 
--- Closed days, compacted (maillog.compact): a day's lines in blocks of 200
+-- Closed days, compacted (maillog.compact): a day's lines in blocks of 64
 -- rows, each block one lz4-compressed array (PostgreSQL never compresses a
--- single short row; the 10M-line benchmark packs 2.7x smaller, indexes
+-- single short row; the 10M-line benchmark packs 2.4x smaller, indexes
 -- included), found by the search
 -- keys of its lines through a GIN index. Lines are ordered by queue ID in a
 -- day, so a queue entry's lines share a block and a lookup opens few blocks.
+-- An address's lines are spread over as many blocks as it has lines, each
+-- block unpacked whole: blocks of 64 rather than 200 lines made the busiest
+-- mailbox's compacted search 1.7x faster (520 -> 313 ms at 10M lines) for
+-- 13 % more space (1,298 MB against 1,147 MB), and every small lookup faster.
 CREATE TABLE maillog.archive (
     day   date        NOT NULL,
     first_at timestamptz NOT NULL,   -- first and last line of the block
@@ -306,7 +310,7 @@ BEGIN
         EXECUTE format($q$
             WITH n AS (
                 SELECT l::maillog.line AS l,
-                       (row_number() OVER (ORDER BY l.qid, l.host, l.at, l.uid) - 1) / 200 AS blk
+                       (row_number() OVER (ORDER BY l.qid, l.host, l.at, l.uid) - 1) / 64 AS blk
                   FROM maillog.%I l),
             k AS (
                 SELECT n.blk, array_agg(DISTINCT key) AS keys

@@ -31,6 +31,10 @@ pub fn gather<'a>(
             frontier.push(q.to_owned());
         }
     }
+    // In order: the btree sorts the values of `qid = ANY (...)` once per
+    // partition, and a sorted array is the cheap case of its sort. (Later
+    // rounds come sorted from the BTreeSet.)
+    frontier.sort_unstable();
     // Queue IDs some read line names as its next hop.
     let mut named: HashSet<String> = HashSet::new();
     let mut got = Vec::new();
