@@ -105,6 +105,36 @@ fn explain_missing(db: &Target, stats: (i64, i64, i64, i64), backend: &Setup, fo
     }
 }
 
+/// The shipped file forwarder (`mailserver-maillog-file-relp.conf`) reading
+/// a new, empty mail log file (in the returned folder) and sending to the
+/// backend of `backend`.
+fn file_forwarder(backend: &Setup) -> (tempfile::TempDir, PathBuf, Setup, Rsyslogd) {
+    let log = tempfile::Builder::new()
+        .prefix("else-maillog-")
+        .tempdir()
+        .unwrap();
+    let file = log.path().join("postfix.log");
+    std::fs::write(&file, b"").unwrap();
+    let vars = [("ELSE_MAILLOG_FILE", file.to_str().unwrap())];
+    let (setup, r) = relp_forwarder(
+        "mailserver-maillog-file-relp.conf",
+        backend.relp_port,
+        &vars,
+        Path::new(&file),
+    );
+    (log, file, setup, r)
+}
+
+/// The file forwarder of `setup` started again on `file`.
+fn restart_file_forwarder(setup: &Setup, file: &Path) -> Rsyslogd {
+    Rsyslogd::start(
+        setup,
+        &shipped_conf("mailserver-maillog-file-relp.conf"),
+        0,
+        Some(file),
+    )
+}
+
 fn kill9(r: &mut Rsyslogd) {
     r.signal(libc::SIGKILL);
     r.stop(); // reaps it
@@ -179,29 +209,12 @@ fn file_forwarder_killed_while_reading_loses_nothing() {
     let db = Target::start();
     let b_setup = Setup::new(&db.conninfo());
     let _b = backend(&b_setup);
-    let log = tempfile::Builder::new()
-        .prefix("else-maillog-")
-        .tempdir()
-        .unwrap();
-    let file = log.path().join("postfix.log");
-    std::fs::write(&file, b"").unwrap();
-    let vars = [("ELSE_MAILLOG_FILE", file.to_str().unwrap())];
-    let (f_setup, mut f) = relp_forwarder(
-        "mailserver-maillog-file-relp.conf",
-        b_setup.relp_port,
-        &vars,
-        Path::new(&file),
-    );
+    let (_log, file, f_setup, mut f) = file_forwarder(&b_setup);
     let writer = append_to_file(file.clone());
     wait_until("lines flowing", || stored(&db) > (N / 3) as i64);
     kill9(&mut f);
     std::thread::sleep(Duration::from_secs(2));
-    let _f = Rsyslogd::start(
-        &f_setup,
-        &shipped_conf("mailserver-maillog-file-relp.conf"),
-        0,
-        Some(&file),
-    );
+    let _f = restart_file_forwarder(&f_setup, &file);
     writer.join().unwrap();
     let stats = db.wait_for_lines(N as i64, Duration::from_secs(300));
     eprintln!(
@@ -277,20 +290,8 @@ fn socket_forwarder_killed_while_reading_keeps_what_it_read() {
 fn file_forwarder_stopped_during_an_outage_keeps_its_queue() {
     let db = Target::start();
     let b_setup = Setup::new(&db.conninfo());
-    let log = tempfile::Builder::new()
-        .prefix("else-maillog-")
-        .tempdir()
-        .unwrap();
-    let file = log.path().join("postfix.log");
-    std::fs::write(&file, b"").unwrap();
-    let vars = [("ELSE_MAILLOG_FILE", file.to_str().unwrap())];
     // No backend yet: the forwarder queues everything it reads.
-    let (f_setup, mut f) = relp_forwarder(
-        "mailserver-maillog-file-relp.conf",
-        b_setup.relp_port,
-        &vars,
-        Path::new(&file),
-    );
+    let (_log, file, f_setup, mut f) = file_forwarder(&b_setup);
     append_to_file(file.clone()).join().unwrap();
     std::thread::sleep(Duration::from_secs(2));
     f.stop();
@@ -312,12 +313,7 @@ fn file_forwarder_stopped_during_an_outage_keeps_its_queue() {
     );
     assert_eq!(stored(&db), 0, "nothing stored while the backend was down");
     let _b = backend(&b_setup);
-    let _f = Rsyslogd::start(
-        &f_setup,
-        &shipped_conf("mailserver-maillog-file-relp.conf"),
-        0,
-        Some(&file),
-    );
+    let _f = restart_file_forwarder(&f_setup, &file);
     let stats = db.wait_for_lines(N as i64, Duration::from_secs(300));
     eprintln!(
         "file forwarder stopped during an outage ({queued} bytes queued on disk): stored {} rows, {} distinct of {N}",
