@@ -11,8 +11,9 @@
 //! notification"). Once that line has been read, the entry's queue ID is not
 //! probed backwards again; searched newest-first, most seeds are hops of the
 //! same journeys, so this skipped two of three backward probes for the
-//! busiest mailbox at 10M lines. Skipped only while the queue ID was read
-//! from one host: the same queue ID on two hosts may have two lines naming it.
+//! busiest mailbox at 10M lines. Skipped only while the queue ID's lines are
+//! one entry: from one host (the same queue ID on two hosts may be named
+//! twice) and not reused (at most one `removed`, nothing logged after it).
 use super::{spi, Stored};
 use maillog_core::correlate::MAX_HOPS;
 use maillog_core::keys::Field;
@@ -45,10 +46,10 @@ pub fn gather<'a>(
         let batch = spi::find(Field::QueueId, frontier.clone(), Some(lo), Some(hi), None);
         let mut found: BTreeSet<String> = batch.iter().filter_map(|l| l.link.clone()).collect();
         named.extend(batch.iter().filter_map(|l| l.link.clone()));
-        let hosts = hosts_of(&batch);
+        let several = several_entries(&batch);
         let unnamed: Vec<String> = frontier
             .iter()
-            .filter(|q| !named.contains(*q) || hosts.get(q.as_str()).is_some_and(|h| h.len() > 1))
+            .filter(|q| !named.contains(*q) || several.contains(q.as_str()))
             .cloned()
             .collect();
         if !unnamed.is_empty() {
@@ -63,13 +64,45 @@ pub fn gather<'a>(
     got
 }
 
-/// The hosts each queue ID of `lines` was read from.
-fn hosts_of(lines: &[Stored]) -> HashMap<&str, HashSet<&str>> {
-    let mut m: HashMap<&str, HashSet<&str>> = HashMap::new();
-    for l in lines {
-        if let Some(q) = l.qid.as_deref() {
-            m.entry(q).or_default().insert(l.host.as_str());
-        }
+/// The queue IDs of `lines` that may be more than one queue entry: read
+/// from more than one host, or reused (removed more than once, or a line
+/// logged after the removal; postsuper may remove an entry too).
+fn several_entries(lines: &[Stored]) -> HashSet<&str> {
+    #[derive(Default)]
+    struct Seen<'a> {
+        host: Option<&'a str>,
+        hosts: usize,
+        removed: usize,
+        removed_at: i64,
+        last_at: i64,
+        postsuper: bool,
     }
-    m
+    let mut by_qid: HashMap<&str, Seen> = HashMap::new();
+    for l in lines {
+        let Some(q) = l.qid.as_deref() else { continue };
+        let s = by_qid.entry(q).or_default();
+        if s.host != Some(l.host.as_str()) {
+            s.hosts += 1;
+            s.host = Some(&l.host);
+        }
+        match l.kind.as_str() {
+            "removed" => {
+                s.removed += 1;
+                s.removed_at = s.removed_at.max(l.at_us);
+            }
+            "postsuper" => s.postsuper = true,
+            _ => {}
+        }
+        s.last_at = s.last_at.max(l.at_us);
+    }
+    by_qid
+        .into_iter()
+        .filter(|(_, s)| {
+            s.hosts > 1
+                || s.removed > 1
+                || s.postsuper
+                || (s.removed == 1 && s.last_at > s.removed_at)
+        })
+        .map(|(q, _)| q)
+        .collect()
 }
