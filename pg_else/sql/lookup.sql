@@ -35,6 +35,19 @@ BEGIN
                                     AND coalesce((hi AT TIME ZONE 'UTC')::date, 'infinity'));
 END $$;
 
+-- A line's time in [lo, hi], a NULL bound being none; inlined, so that with
+-- constant bounds the planner sees `at >= lo AND at <= hi` (partition
+-- pruning, index conditions) or nothing at all.
+CREATE FUNCTION maillog._within(at timestamptz, lo timestamptz, hi timestamptz) RETURNS bool
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (lo IS NULL OR at >= lo) AND (hi IS NULL OR at <= hi)
+$$;
+-- A compacted block [first_at, last_at] that may hold lines of [lo, hi].
+CREATE FUNCTION maillog._overlaps(first_at timestamptz, last_at timestamptz, lo timestamptz, hi timestamptz) RETURNS bool
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT (lo IS NULL OR last_at >= lo) AND (hi IS NULL OR first_at <= hi)
+$$;
+
 -- Address matching on a stored address: exact, or a whole domain when the
 -- pattern starts with '@'. Both sides in the stored form (lower-case, as
 -- ingest stores addresses and as the pipeline passes patterns), as the day
@@ -64,11 +77,11 @@ CREATE FUNCTION maillog._find_queue_id(vals text[], lo timestamptz, hi timestamp
 RETURNS SETOF maillog.line
 LANGUAGE sql STABLE AS $$
     SELECT l.* FROM maillog.line l
-     WHERE l.qid = ANY (vals) AND (lo IS NULL OR l.at >= lo) AND (hi IS NULL OR l.at <= hi)
+     WHERE l.qid = ANY (vals) AND maillog._within(l.at, lo, hi)
     UNION ALL
     SELECT (a.l).* FROM maillog.archived a
-     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['queue_id'], vals) AND (lo IS NULL OR a.last_at >= lo) AND (hi IS NULL OR a.first_at <= hi)
-       AND (a.l).qid = ANY (vals) AND (lo IS NULL OR (a.l).at >= lo) AND (hi IS NULL OR (a.l).at <= hi)
+     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['queue_id'], vals) AND maillog._overlaps(a.first_at, a.last_at, lo, hi)
+       AND (a.l).qid = ANY (vals) AND maillog._within((a.l).at, lo, hi)
 $$;
 
 -- The lines whose Message-ID is one of `vals`.
@@ -76,11 +89,11 @@ CREATE FUNCTION maillog._find_message_id(vals text[], lo timestamptz, hi timesta
 RETURNS SETOF maillog.line
 LANGUAGE sql STABLE AS $$
     SELECT l.* FROM maillog.line l
-     WHERE l.msgid = ANY (vals) AND (lo IS NULL OR l.at >= lo) AND (hi IS NULL OR l.at <= hi)
+     WHERE l.msgid = ANY (vals) AND maillog._within(l.at, lo, hi)
     UNION ALL
     SELECT (a.l).* FROM maillog.archived a
-     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['message_id'], vals) AND (lo IS NULL OR a.last_at >= lo) AND (hi IS NULL OR a.first_at <= hi)
-       AND (a.l).msgid = ANY (vals) AND (lo IS NULL OR (a.l).at >= lo) AND (hi IS NULL OR (a.l).at <= hi)
+     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['message_id'], vals) AND maillog._overlaps(a.first_at, a.last_at, lo, hi)
+       AND (a.l).msgid = ANY (vals) AND maillog._within((a.l).at, lo, hi)
 $$;
 
 -- The lines whose recipient or original recipient is `vals[1]` (a whole
@@ -90,12 +103,12 @@ RETURNS SETOF maillog.line
 LANGUAGE sql STABLE AS $$
     SELECT l.* FROM maillog.line l
      WHERE (maillog._addr_is(l.rcpt, vals[1]) OR maillog._addr_is(l.orig_rcpt, vals[1]))
-       AND (lo IS NULL OR l.at >= lo) AND (hi IS NULL OR l.at <= hi)
+       AND maillog._within(l.at, lo, hi)
     UNION ALL
     SELECT (a.l).* FROM maillog.archived a
-     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['recipient', 'orig_recipient'], vals) AND (lo IS NULL OR a.last_at >= lo) AND (hi IS NULL OR a.first_at <= hi)
+     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['recipient', 'orig_recipient'], vals) AND maillog._overlaps(a.first_at, a.last_at, lo, hi)
        AND (maillog._addr_match((a.l).rcpt, vals[1]) OR maillog._addr_match((a.l).orig_rcpt, vals[1]))
-       AND (lo IS NULL OR (a.l).at >= lo) AND (hi IS NULL OR (a.l).at <= hi)
+       AND maillog._within((a.l).at, lo, hi)
 $$;
 
 -- The lines whose sender is `vals[1]` (a whole domain as '@domain').
@@ -103,11 +116,11 @@ CREATE FUNCTION maillog._find_sender(vals text[], lo timestamptz, hi timestamptz
 RETURNS SETOF maillog.line
 LANGUAGE sql STABLE AS $$
     SELECT l.* FROM maillog.line l
-     WHERE maillog._addr_is(l.sender, vals[1]) AND (lo IS NULL OR l.at >= lo) AND (hi IS NULL OR l.at <= hi)
+     WHERE maillog._addr_is(l.sender, vals[1]) AND maillog._within(l.at, lo, hi)
     UNION ALL
     SELECT (a.l).* FROM maillog.archived a
-     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['sender'], vals) AND (lo IS NULL OR a.last_at >= lo) AND (hi IS NULL OR a.first_at <= hi)
-       AND maillog._addr_match((a.l).sender, vals[1]) AND (lo IS NULL OR (a.l).at >= lo) AND (hi IS NULL OR (a.l).at <= hi)
+     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['sender'], vals) AND maillog._overlaps(a.first_at, a.last_at, lo, hi)
+       AND maillog._addr_match((a.l).sender, vals[1]) AND maillog._within((a.l).at, lo, hi)
 $$;
 
 -- The lines whose client address or name is one of `vals`.
@@ -115,11 +128,11 @@ CREATE FUNCTION maillog._find_client(vals text[], lo timestamptz, hi timestamptz
 RETURNS SETOF maillog.line
 LANGUAGE sql STABLE AS $$
     SELECT l.* FROM maillog.line l
-     WHERE (l.client = ANY (vals) OR l.client_name = ANY (vals)) AND (lo IS NULL OR l.at >= lo) AND (hi IS NULL OR l.at <= hi)
+     WHERE (l.client = ANY (vals) OR l.client_name = ANY (vals)) AND maillog._within(l.at, lo, hi)
     UNION ALL
     SELECT (a.l).* FROM maillog.archived a
-     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['client', 'client_name'], vals) AND (lo IS NULL OR a.last_at >= lo) AND (hi IS NULL OR a.first_at <= hi)
-       AND ((a.l).client = ANY (vals) OR (a.l).client_name = ANY (vals)) AND (lo IS NULL OR (a.l).at >= lo) AND (hi IS NULL OR (a.l).at <= hi)
+     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['client', 'client_name'], vals) AND maillog._overlaps(a.first_at, a.last_at, lo, hi)
+       AND ((a.l).client = ANY (vals) OR (a.l).client_name = ANY (vals)) AND maillog._within((a.l).at, lo, hi)
 $$;
 
 -- The lines whose stored status word is one of `vals` (maillog_core's
@@ -128,11 +141,11 @@ CREATE FUNCTION maillog._find_status(vals text[], lo timestamptz, hi timestamptz
 RETURNS SETOF maillog.line
 LANGUAGE sql STABLE AS $$
     SELECT l.* FROM maillog.line l
-     WHERE l.status = ANY (vals) AND (lo IS NULL OR l.at >= lo) AND (hi IS NULL OR l.at <= hi)
+     WHERE l.status = ANY (vals) AND maillog._within(l.at, lo, hi)
     UNION ALL
     SELECT (a.l).* FROM maillog.archived a
-     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['status'], vals) AND (lo IS NULL OR a.last_at >= lo) AND (hi IS NULL OR a.first_at <= hi)
-       AND (a.l).status = ANY (vals) AND (lo IS NULL OR (a.l).at >= lo) AND (hi IS NULL OR (a.l).at <= hi)
+     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['status'], vals) AND maillog._overlaps(a.first_at, a.last_at, lo, hi)
+       AND (a.l).status = ANY (vals) AND maillog._within((a.l).at, lo, hi)
 $$;
 
 -- The queue IDs of the lines that name one of `qids` as their next hop (the
@@ -141,11 +154,11 @@ CREATE FUNCTION maillog._find_link(qids text[], lo timestamptz, hi timestamptz)
 RETURNS SETOF text
 LANGUAGE sql STABLE AS $$
     SELECT l.qid FROM maillog.line l
-     WHERE l.link = ANY (qids) AND l.qid IS NOT NULL AND (lo IS NULL OR l.at >= lo) AND (hi IS NULL OR l.at <= hi)
+     WHERE l.link = ANY (qids) AND l.qid IS NOT NULL AND maillog._within(l.at, lo, hi)
     UNION ALL
     SELECT (a.l).qid FROM maillog.archived a
-     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['link'], qids) AND (lo IS NULL OR a.last_at >= lo) AND (hi IS NULL OR a.first_at <= hi)
-       AND (a.l).link = ANY (qids) AND (a.l).qid IS NOT NULL AND (lo IS NULL OR (a.l).at >= lo) AND (hi IS NULL OR (a.l).at <= hi)
+     WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['link'], qids) AND maillog._overlaps(a.first_at, a.last_at, lo, hi)
+       AND (a.l).link = ANY (qids) AND (a.l).qid IS NOT NULL AND maillog._within((a.l).at, lo, hi)
 $$;
 
 -- The smtpd rejects that policy-server refusals caused (one refusal per

@@ -172,7 +172,9 @@ END $$;
 -- An address's lines are spread over as many blocks as it has lines, each
 -- block unpacked whole: blocks of 64 rather than 200 lines made the busiest
 -- mailbox's compacted search 1.7x faster (520 -> 313 ms at 10M lines) for
--- 13 % more space (1,298 MB against 1,147 MB), and every small lookup faster.
+-- 13 % more space (1,298 MB against 1,147 MB); compacted p95 over 100 keys
+-- each: recipient 7.7 -> 5.4 ms, sender 3.3 -> 2.6, Message-ID 2.2 -> 2.0,
+-- trace 3.3 -> 3.1.
 CREATE TABLE maillog.archive (
     day   date        NOT NULL,
     first_at timestamptz NOT NULL,   -- first and last line of the block

@@ -93,8 +93,14 @@ fn journal_files(setup: &Setup) -> usize {
     })
 }
 
-/// On a shortfall, what is missing and both servers' logs.
-fn explain_missing(db: &Target, stats: (i64, i64, i64, i64), backend: &Setup, forwarder: &Setup) {
+/// Waits for the N numbered lines and asserts that each is stored exactly
+/// once; on a shortfall, prints what is missing and both servers' logs.
+fn assert_all_once(what: &str, db: &Target, backend: &Setup, forwarder: &Setup) {
+    let stats = db.wait_for_lines(N as i64, Duration::from_secs(300));
+    eprintln!(
+        "{what}: stored {} rows, {} distinct of {N}",
+        stats.0, stats.1
+    );
     if stats.1 != N as i64 {
         eprintln!(
             "missing {:?}\nbackend:\n{}\nforwarder:\n{}",
@@ -103,6 +109,7 @@ fn explain_missing(db: &Target, stats: (i64, i64, i64, i64), backend: &Setup, fo
             forwarder.diagnostics()
         );
     }
+    assert_exactly_once(what, N as i64, stats);
 }
 
 /// The shipped file forwarder (`mailserver-maillog-file-relp.conf`) reading
@@ -186,14 +193,16 @@ fn backend_killed_and_stopped_during_a_stall_and_mid_stream_loses_nothing() {
     let _b = backend(&b_setup);
 
     sender.join().unwrap();
-    let stats = db.wait_for_lines(N as i64, Duration::from_secs(300));
     eprintln!(
         "backend: stop during the stall took {stop_secs:.1} s with {log_lines} log lines; \
-         {waiting} journal file(s) at the kill -9; stored {} rows, {} distinct of {N}",
-        stats.0, stats.1
+         {waiting} journal file(s) at the kill -9"
     );
-    explain_missing(&db, stats, &b_setup, &f_setup);
-    assert_exactly_once("backend kill -9 / stop during a stall", N as i64, stats);
+    assert_all_once(
+        "backend kill -9 / stop during a stall",
+        &db,
+        &b_setup,
+        &f_setup,
+    );
     assert!(
         log_lines < 50,
         "the stop stays quiet: {log_lines} log lines"
@@ -216,13 +225,7 @@ fn file_forwarder_killed_while_reading_loses_nothing() {
     std::thread::sleep(Duration::from_secs(2));
     let _f = restart_file_forwarder(&f_setup, &file);
     writer.join().unwrap();
-    let stats = db.wait_for_lines(N as i64, Duration::from_secs(300));
-    eprintln!(
-        "file forwarder kill -9: stored {} rows, {} distinct of {N}",
-        stats.0, stats.1
-    );
-    explain_missing(&db, stats, &b_setup, &f_setup);
-    assert_exactly_once("file forwarder kill -9", N as i64, stats);
+    assert_all_once("file forwarder kill -9", &db, &b_setup, &f_setup);
 }
 
 /// The socket forwarder (`mailserver-forward-relp.conf`) killed while Postfix
@@ -314,11 +317,11 @@ fn file_forwarder_stopped_during_an_outage_keeps_its_queue() {
     assert_eq!(stored(&db), 0, "nothing stored while the backend was down");
     let _b = backend(&b_setup);
     let _f = restart_file_forwarder(&f_setup, &file);
-    let stats = db.wait_for_lines(N as i64, Duration::from_secs(300));
-    eprintln!(
-        "file forwarder stopped during an outage ({queued} bytes queued on disk): stored {} rows, {} distinct of {N}",
-        stats.0, stats.1
+    eprintln!("file forwarder stopped during an outage: {queued} bytes queued on disk");
+    assert_all_once(
+        "file forwarder stopped during an outage",
+        &db,
+        &b_setup,
+        &f_setup,
     );
-    explain_missing(&db, stats, &b_setup, &f_setup);
-    assert_exactly_once("file forwarder stopped during an outage", N as i64, stats);
 }

@@ -70,39 +70,29 @@ pub fn gather<'a>(
 fn several_entries(lines: &[Stored]) -> HashSet<&str> {
     #[derive(Default)]
     struct Seen<'a> {
-        host: Option<&'a str>,
-        hosts: usize,
-        removed: usize,
-        removed_at: i64,
+        host: &'a str,
+        several: bool,
+        removed: Option<i64>,
         last_at: i64,
-        postsuper: bool,
     }
     let mut by_qid: HashMap<&str, Seen> = HashMap::new();
     for l in lines {
         let Some(q) = l.qid.as_deref() else { continue };
-        let s = by_qid.entry(q).or_default();
-        if s.host != Some(l.host.as_str()) {
-            s.hosts += 1;
-            s.host = Some(&l.host);
-        }
-        match l.kind.as_str() {
-            "removed" => {
-                s.removed += 1;
-                s.removed_at = s.removed_at.max(l.at_us);
-            }
-            "postsuper" => s.postsuper = true,
-            _ => {}
+        let s = by_qid.entry(q).or_insert_with(|| Seen {
+            host: &l.host,
+            ..Seen::default()
+        });
+        s.several |= s.host != l.host
+            || l.kind == "postsuper"
+            || (l.kind == "removed" && s.removed.is_some());
+        if l.kind == "removed" {
+            s.removed = Some(l.at_us);
         }
         s.last_at = s.last_at.max(l.at_us);
     }
     by_qid
         .into_iter()
-        .filter(|(_, s)| {
-            s.hosts > 1
-                || s.removed > 1
-                || s.postsuper
-                || (s.removed == 1 && s.last_at > s.removed_at)
-        })
+        .filter(|(_, s)| s.several || s.removed.is_some_and(|r| s.last_at > r))
         .map(|(q, _)| q)
         .collect()
 }

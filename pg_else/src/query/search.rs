@@ -24,12 +24,12 @@ struct Filters {
 }
 
 /// Address matching: exact (case-blind), or a whole domain when the pattern
-/// starts with '@'.
+/// starts with '@'. The pattern is lower-case already ([`Filters`]).
 fn addr_match(addr: Option<&str>, pattern: &str) -> bool {
     let Some(addr) = addr else { return false };
-    let (addr, pattern) = (addr.to_lowercase(), pattern.to_lowercase());
+    let addr = addr.to_lowercase();
     if pattern.starts_with('@') {
-        addr.ends_with(&pattern)
+        addr.ends_with(pattern)
     } else {
         addr == pattern
     }
