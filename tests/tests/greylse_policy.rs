@@ -304,9 +304,17 @@ fn hostile_clients_get_bounded_time_and_memory() {
     // 1,100 idle connections: those over max_connections (1,000) are closed
     // at once, the daemon stays small, and a connection made before still
     // gets its answers. Closed idle connections free their slots.
-    let idle: Vec<std::net::TcpStream> = (0..1100)
-        .map(|_| std::net::TcpStream::connect(("127.0.0.1", g.port)).unwrap())
-        .collect();
+    // Making them can take seconds (a SYN that meets a TIME_WAIT left by the
+    // connections above is retried after 1 s), so the first connection asks
+    // as they are made: it must not pass its own 8 s idle timeout meanwhile.
+    let mut idle = Vec::with_capacity(1100);
+    for i in 0..1100 {
+        idle.push(std::net::TcpStream::connect(("127.0.0.1", g.port)).unwrap());
+        if i % 100 == 99 {
+            let rcpt = format!("idle{i}@y.example");
+            assert!(c.ask("192.0.2.1", "a@x.example", &rcpt).starts_with(DEFER));
+        }
+    }
     std::thread::sleep(Duration::from_millis(500));
     let mut over = PolicyClient::connect(g.port);
     assert!(over.closed(), "over the limit: closed at accept");
