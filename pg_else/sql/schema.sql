@@ -195,92 +195,120 @@ LANGUAGE sql AS $$
         SELECT generate_series((lo AT TIME ZONE 'UTC')::date, (hi AT TIME ZONE 'UTC')::date, '1 day')::date))
 $$;
 
--- Set-based ingest: parse the statement's rows in calls of 10,000 (arrays stay
--- far below PostgreSQL's 1 GB limit even for a multi-GB \copy) and one
--- INSERT ... SELECT
--- that skips lines already stored (same identity), then drop the staged rows. Only this
--- transaction's rows are visible to the DELETE: other writers' are uncommitted,
--- and committed ones were already deleted by their own transaction.
+-- Set-based ingest. The row trigger inbox_take (pg_else/src/inbox.rs) keeps
+-- each inserted row in this backend's memory instead of the inbox heap (past
+-- 64 MB in one statement, rows go to the heap and this trigger reads them from
+-- its transition table `batch`). Then, once per statement: parse the rows in
+-- calls of 10,000 (arrays stay far below PostgreSQL's 1 GB limit even for a
+-- multi-GB \copy) and store them with one INSERT ... SELECT that skips lines
+-- already stored (same identity); forget the taken rows, and delete the heap
+-- ones. Only this transaction's rows are visible to the DELETE: other writers'
+-- are uncommitted, and committed ones were already deleted by their own
+-- transaction.
 CREATE FUNCTION maillog._inbox_flush() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    -- The statement's rows parsed in calls of 10,000, in arrival order (the
-    -- transition table `batch` is visible to dynamic SQL in this trigger).
-    -- Raw lines are inserted in key order within each call: two writers storing
-    -- the same raw lines (a file loaded twice at once) then wait for each other
-    -- in one order and cannot deadlock (seen with identical lines in concurrent
+    -- The taken rows, chunk by chunk.
+    from_taken CONSTANT text := $q$
+        SELECT p.* FROM generate_series(0, %s - 1) c,
+                        LATERAL maillog._ingest(NULL, NULL, NULL, NULL, NULL, NULL, taken => c) p$q$;
+    -- The heap rows, in arrival order (the transition table is visible to
+    -- dynamic SQL in this trigger).
+    from_batch CONSTANT text := $q$
+        SELECT p.* FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u,
+                                array_agg(at ORDER BY n) a, array_agg(host ORDER BY n) h,
+                                array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
+                           FROM (SELECT row_number() OVER () AS n, * FROM batch) x
+                          GROUP BY (n - 1) / 10000) b,
+                        LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p$q$;
+    -- Raw lines are inserted in key order: two writers storing the same raw
+    -- lines (a file loaded twice at once) then wait for each other in one
+    -- order and cannot deadlock (seen with identical lines in concurrent
     -- batches). omelse's rows carry rsyslog's unique UUIDs, which concurrent
     -- batches never share, so they skip that sort.
     parsed CONSTANT text := $q$
         SELECT p.at, p.uid, p.host, p.program, p.pid, p.qid, p.kind, p.status, p.sender, p.rcpt,
                p.orig_rcpt, p.msgid, p.client, p.client_name, p.link, p.size, p.msg, w.id AS writer
-          FROM (SELECT array_agg(line ORDER BY n) l, array_agg(uid ORDER BY n) u,
-                                array_agg(at ORDER BY n) a, array_agg(host ORDER BY n) h,
-                                array_agg(tag ORDER BY n) t, array_agg(msg ORDER BY n) m
-                           FROM (SELECT row_number() OVER () AS n, * FROM batch) x
-                          GROUP BY (n - 1) / 10000) b,
-                        LATERAL maillog._ingest(b.l, b.u, b.a, b.h, b.t, b.m) p
-          LEFT JOIN maillog.writers w ON w.role = %L AND w.peer = p.peer %s$q$;
+          FROM (%s) p
+          LEFT JOIN maillog.writers w ON w.role = %L AND w.peer = p.peer$q$;
     -- The role in effect for the insert (SET ROLE, else the login role):
     -- current_user is this function's owner here.
     me name := CASE current_setting('role') WHEN 'none' THEN session_user ELSE current_setting('role') END;
+    chunks int;
+    raw bool;
+    spilled bool := EXISTS (SELECT FROM batch);
+    source text;
     store text;
     skip text := '';
     made bool := false;
     days date[];
-    stored bigint;
+    stored bigint := 0;
 BEGIN
-    -- The (role, peer) pairs of this batch, added once: the peer is the host
-    -- field of a row without time and tag (_ingest's whole-line form). A pair
-    -- the parser then does not use costs one unused row, never a wrong one.
-    INSERT INTO maillog.writers (role, peer)
-        SELECT DISTINCT me, p.peer
-          FROM batch b,
-               LATERAL (SELECT coalesce(CASE WHEN b.at IS NULL AND coalesce(b.tag, '') = '' AND b.line IS NULL
-                                             THEN b.host END, '') AS peer) p
-         WHERE NOT EXISTS (SELECT 1 FROM maillog.writers w WHERE w.role = me AND w.peer = p.peer)
-        ON CONFLICT DO NOTHING;
-    store := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
-                rcpt, orig_rcpt, msgid, client, client_name, link, size, msg, writer) '
-             || format(parsed, me, CASE WHEN EXISTS (SELECT 1 FROM batch WHERE uid IS NULL) THEN 'ORDER BY 1, 2' END);
-    PERFORM set_config('maillog.ingesting', 'on', true);
-    -- First as a plain INSERT: nearly every batch is stored for the first
-    -- time, and ON CONFLICT's speculative insertion (a probe of the identity
-    -- key before each row) cost a seventh of ingest (0.5 of 3.5 s for 300,000
-    -- lines). A batch holding a line already stored (a resend, a file loaded
-    -- again) fails on the identity key and is stored again skipping those;
-    -- each try is a subtransaction of its own, so it numbers identical lines
-    -- from the start (see _ingest).
-    LOOP
-        BEGIN
-            EXECUTE store || skip;
-            GET DIAGNOSTICS stored = ROW_COUNT;
-            EXIT;
-        EXCEPTION
-            WHEN unique_violation THEN
-                IF skip <> '' THEN RAISE; END IF;
-                skip := ' ON CONFLICT DO NOTHING';
-            WHEN check_violation THEN
-                -- A line of an in-range day without partition (see
-                -- _outside_check): create the days this batch needs (and the
-                -- day after its last, so that midnight does not pay this
-                -- again); out-of-range days get none.
-                IF made THEN RAISE; END IF;
-                made := true;
-                EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || format(parsed, me, '') || ') d' INTO days;
-                PERFORM maillog.ensure_partitions(ARRAY(
-                    SELECT x FROM unnest(days || (SELECT max(x) + 1 FROM unnest(days) x)) x
-                     WHERE maillog._day_in_range(x)));
-        END;
-    END LOOP;
-    PERFORM set_config('maillog.ingesting', 'off', true);
+    SELECT t.chunks, t.raw INTO chunks, raw FROM maillog._inbox_taken() t;
+    source := concat_ws(' UNION ALL ', CASE WHEN chunks > 0 THEN format(from_taken, chunks) END,
+                                       CASE WHEN spilled THEN from_batch END);
+    IF source <> '' THEN
+        -- The (role, peer) pairs of this statement, added once: the peer is
+        -- the host field of a row without time and tag (_ingest's whole-line
+        -- form). A pair the parser then does not use costs one unused row,
+        -- never a wrong one.
+        INSERT INTO maillog.writers (role, peer)
+            SELECT DISTINCT me, p.peer
+              FROM (SELECT maillog._inbox_peers() AS peer
+                    UNION ALL
+                    SELECT coalesce(CASE WHEN b.at IS NULL AND coalesce(b.tag, '') = '' AND b.line IS NULL
+                                         THEN b.host END, '')
+                      FROM batch b) p
+             WHERE NOT EXISTS (SELECT 1 FROM maillog.writers w WHERE w.role = me AND w.peer = p.peer)
+            ON CONFLICT DO NOTHING;
+        store := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
+                    rcpt, orig_rcpt, msgid, client, client_name, link, size, msg, writer) '
+                 || format(parsed, source, me)
+                 || CASE WHEN raw OR EXISTS (SELECT 1 FROM batch WHERE uid IS NULL) THEN ' ORDER BY 1, 2' ELSE '' END;
+        PERFORM set_config('maillog.ingesting', 'on', true);
+        -- First as a plain INSERT: nearly every batch is stored for the first
+        -- time, and ON CONFLICT's speculative insertion (a probe of the identity
+        -- key before each row) cost a seventh of ingest (0.5 of 3.5 s for 300,000
+        -- lines). A batch holding a line already stored (a resend, a file loaded
+        -- again) fails on the identity key and is stored again skipping those;
+        -- each try is a subtransaction of its own, so it numbers identical lines
+        -- from the start (see _ingest).
+        LOOP
+            BEGIN
+                EXECUTE store || skip;
+                GET DIAGNOSTICS stored = ROW_COUNT;
+                EXIT;
+            EXCEPTION
+                WHEN unique_violation THEN
+                    IF skip <> '' THEN RAISE; END IF;
+                    skip := ' ON CONFLICT DO NOTHING';
+                WHEN check_violation THEN
+                    -- A line of an in-range day without partition (see
+                    -- _outside_check): create the days this batch needs (and the
+                    -- day after its last, so that midnight does not pay this
+                    -- again); out-of-range days get none.
+                    IF made THEN RAISE; END IF;
+                    made := true;
+                    EXECUTE 'SELECT array_agg(DISTINCT (at AT TIME ZONE ''UTC'')::date) FROM (' || format(parsed, source, me) || ') d' INTO days;
+                    PERFORM maillog.ensure_partitions(ARRAY(
+                        SELECT x FROM unnest(days || (SELECT max(x) + 1 FROM unnest(days) x)) x
+                         WHERE maillog._day_in_range(x)));
+            END;
+        END LOOP;
+        PERFORM set_config('maillog.ingesting', 'off', true);
+    END IF;
     -- Lines stored anew in this transaction (else-load reports it; a reload shows 0).
     PERFORM set_config('maillog.lines_stored',
         (coalesce(nullif(current_setting('maillog.lines_stored', true), '')::int8, 0) + stored)::text, true);
-    DELETE FROM maillog.inbox;
+    PERFORM maillog._inbox_clear();
+    IF spilled THEN
+        DELETE FROM maillog.inbox;
+    END IF;
     RETURN NULL;
 END $$;
 
+CREATE TRIGGER inbox_take BEFORE INSERT ON maillog.inbox
+    FOR EACH ROW EXECUTE FUNCTION maillog._inbox_take();
 CREATE TRIGGER inbox_flush AFTER INSERT ON maillog.inbox
     REFERENCING NEW TABLE AS batch FOR EACH STATEMENT EXECUTE FUNCTION maillog._inbox_flush();
 

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 /// partition, numbers identical lines from the start again.
 type Pass = (i64, u32, u32);
 
-fn current_pass() -> Pass {
+pub(crate) fn current_pass() -> Pass {
     // SAFETY: plain reads of the current transaction's state.
     unsafe {
         (
@@ -123,7 +123,7 @@ fn whole_line(at: Option<&TimestampWithTimeZone>, tag: Option<&str>) -> bool {
 
 /// The sending peer of a whole-line row (the RELP backend puts the
 /// forwarder's address in the host field), else empty.
-fn peer(
+pub(crate) fn peer(
     line: Option<&str>,
     at: Option<&TimestampWithTimeZone>,
     host: Option<&str>,
@@ -135,7 +135,7 @@ fn peer(
     }
 }
 
-type LineRow = (
+pub(crate) type LineRow = (
     TimestampWithTimeZone,
     Uuid,
     String,
@@ -157,7 +157,7 @@ type LineRow = (
 );
 
 /// One inbox row → one `maillog.line` row.
-fn ingest_row(
+pub(crate) fn ingest_row(
     ctx: &Context,
     line: Option<&str>,
     given_uid: Option<Uuid>,
@@ -241,18 +241,21 @@ fn ingest_row(
 }
 
 /// The whole batch in one call (parallel arrays, one element per inbox row):
-/// one set-returning call per statement instead of one per line.
+/// one set-returning call per statement instead of one per line. With
+/// `taken => c` instead: chunk `c` of the rows the inbox's row trigger took
+/// (inbox.rs).
 // pgrx reads the column names from the tuple in the signature, so it
 // cannot be a type alias.
 #[allow(clippy::type_complexity)]
 #[pg_extern(volatile, parallel_unsafe)]
 fn _ingest<'a>(
-    line: Array<'a, &'a str>,
-    uid: Array<'a, Uuid>,
-    at: Array<'a, TimestampWithTimeZone>,
-    host: Array<'a, &'a str>,
-    tag: Array<'a, &'a str>,
-    msg: Array<'a, &'a str>,
+    line: Option<Array<'a, &'a str>>,
+    uid: Option<Array<'a, Uuid>>,
+    at: Option<Array<'a, TimestampWithTimeZone>>,
+    host: Option<Array<'a, &'a str>>,
+    tag: Option<Array<'a, &'a str>>,
+    msg: Option<Array<'a, &'a str>>,
+    taken: default!(Option<i32>, "NULL"),
 ) -> TableIterator<
     'static,
     (
@@ -279,6 +282,14 @@ fn _ingest<'a>(
     // "Now" for RFC 3164 year inference: once per call, not per line.
     let ctx = time::context();
     begin_pass();
+    if let Some(chunk) = taken {
+        return TableIterator::new(crate::inbox::parsed_chunk(chunk, &ctx));
+    }
+    let (Some(line), Some(uid), Some(at), Some(host), Some(tag), Some(msg)) =
+        (line, uid, at, host, tag, msg)
+    else {
+        error!("maillog._ingest: six arrays, or taken => a chunk of the statement's rows");
+    };
     let rows: Vec<LineRow> = line
         .iter()
         .zip(uid.iter())

@@ -1,7 +1,8 @@
 //! pg_else: mail-log parsing and correlation inside PostgreSQL, schema `maillog`.
 //!
-//! The pipeline: rows COPYed into `maillog.inbox` → statement trigger
-//! (sql/schema.sql) → `_ingest` (ingest.rs: parse + identity) → `maillog.line`.
+//! The pipeline: rows COPYed into `maillog.inbox` → taken by its row trigger
+//! (inbox.rs) → statement trigger (sql/schema.sql) → `_ingest` (ingest.rs:
+//! parse + identity) → `maillog.line`.
 //! Analysts query through sql/api.sql, thin wrappers over the query pipeline
 //! (query/: lookup → gather → correlate → scope → answer), which reads lines
 //! only through sql/lookup.sql (day partitions and compacted days, keys from
@@ -11,6 +12,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 mod greylse_fn;
+mod inbox;
 mod ingest;
 mod keys_fn;
 mod parse_fn;
@@ -20,7 +22,14 @@ mod time;
 extension_sql_file!(
     "../sql/schema.sql",
     name = "schema",
-    requires = [ingest::_ingest, keys_fn::_archive_keys]
+    requires = [
+        ingest::_ingest,
+        inbox::_inbox_take,
+        inbox::_inbox_taken,
+        inbox::_inbox_peers,
+        inbox::_inbox_clear,
+        keys_fn::_archive_keys
+    ]
 );
 extension_sql_file!(
     "../sql/lookup.sql",

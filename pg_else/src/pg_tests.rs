@@ -30,6 +30,55 @@ mod tests {
     }
 
     #[pg_test]
+    fn rows_of_a_failed_statement_are_never_stored() {
+        // Two rows are taken by the row trigger, then the statement fails
+        // (caught, so the transaction goes on): a later statement's trigger,
+        // even one with no rows, must not store what the failed one left.
+        Spi::run(
+            "DO $$ BEGIN
+                INSERT INTO maillog.inbox (line)
+                    SELECT CASE WHEN g < 3 THEN 'failed statement line ' || g ELSE (1 / (g - 3))::text END
+                      FROM generate_series(1, 3) g;
+             EXCEPTION WHEN division_by_zero THEN NULL;
+             END $$",
+        )
+        .unwrap();
+        Spi::run("INSERT INTO maillog.inbox (line) SELECT 'never' WHERE false").unwrap();
+        Spi::run("INSERT INTO maillog.inbox (line) VALUES ('the next statement line')").unwrap();
+        let count = |pattern: &str| {
+            Spi::get_one::<i64>(&format!(
+                "SELECT count(*) FROM maillog.line WHERE msg LIKE '{pattern}'"
+            ))
+            .unwrap()
+        };
+        assert_eq!(count("failed statement%"), Some(0));
+        assert_eq!(count("the next statement line"), Some(1));
+    }
+
+    #[pg_test]
+    fn a_statement_past_the_memory_limit_stores_every_row_once() {
+        // 1,100 lines of 61,000 bytes: past 64 MB the rows go to the inbox
+        // heap. Each line is there twice, once before and once after the
+        // limit, so identical lines are numbered across both.
+        let load = "INSERT INTO maillog.inbox (line)
+                    SELECT 'Nov 28 10:00:00 mx1 big[1]: ' || (g % 550) || ' ' || repeat('x', 61000)
+                      FROM generate_series(1, 1100) g";
+        Spi::run(load).unwrap();
+        let count = || {
+            Spi::get_one::<i64>("SELECT count(*) FROM maillog.line WHERE program = 'big'").unwrap()
+        };
+        assert_eq!(count(), Some(1100), "both copies of each line");
+        let staged = Spi::get_one::<i64>("SELECT count(*) FROM maillog.inbox").unwrap();
+        assert_eq!(staged, Some(0), "the rows past the limit are deleted");
+        Spi::run(load).unwrap();
+        assert_eq!(
+            count(),
+            Some(1100),
+            "the same load again stores nothing new"
+        );
+    }
+
+    #[pg_test]
     fn omelse_fields_are_accepted() {
         Spi::run(
             "INSERT INTO maillog.inbox (at, host, tag, msg) VALUES \
