@@ -71,7 +71,10 @@ CREATE FUNCTION maillog._index_partition(part text) RETURNS void
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     EXECUTE format('ALTER TABLE maillog.%I ADD CONSTRAINT %I PRIMARY KEY (at, uid)', part, part || '_key');
-    EXECUTE format('CREATE INDEX %I ON maillog.%I (qid, at) WHERE qid IS NOT NULL', part || '_qid', part);
+    -- A hash index for the queue ID, the key of almost every line: its lookups
+    -- are equality only (qid = ANY), and a btree's insert was a fifth of ingest
+    -- (0.5 of 2.3 s for 300,000 lines; hash: 0.15 s).
+    EXECUTE format('CREATE INDEX %I ON maillog.%I USING hash (qid) WHERE qid IS NOT NULL', part || '_qid', part);
     EXECUTE format('CREATE INDEX %I ON maillog.%I (link) INCLUDE (qid) WHERE link IS NOT NULL', part || '_link', part);
     -- Reversed addresses serve both exact matches and whole-domain ('@example.com') prefix scans.
     EXECUTE format('CREATE INDEX %I ON maillog.%I (reverse(rcpt) text_pattern_ops) WHERE rcpt IS NOT NULL', part || '_rcpt', part);
