@@ -239,6 +239,7 @@ DECLARE
     me name := CASE current_setting('role') WHEN 'none' THEN session_user ELSE current_setting('role') END;
     chunks int;
     raw bool;
+    peers bool;
     spilled bool := EXISTS (SELECT FROM batch);
     source text;
     store text;
@@ -247,23 +248,27 @@ DECLARE
     days date[];
     stored bigint := 0;
 BEGIN
-    SELECT t.chunks, t.raw INTO chunks, raw FROM maillog._inbox_taken() t;
+    SELECT t.chunks, t.raw, t.peers INTO chunks, raw, peers FROM maillog._inbox_taken() t;
     source := concat_ws(' UNION ALL ', CASE WHEN chunks > 0 THEN format(from_taken, chunks) END,
                                        CASE WHEN spilled THEN from_batch END);
     IF source <> '' THEN
         -- The (role, peer) pairs of this statement, added once: the peer is
         -- the host field of a row without time and tag (_ingest's whole-line
         -- form). A pair the parser then does not use costs one unused row,
-        -- never a wrong one.
-        INSERT INTO maillog.writers (role, peer)
-            SELECT DISTINCT me, p.peer
-              FROM (SELECT maillog._inbox_peers() AS peer
-                    UNION ALL
-                    SELECT coalesce(CASE WHEN b.at IS NULL AND coalesce(b.tag, '') = '' AND b.line IS NULL
-                                         THEN b.host END, '')
-                      FROM batch b) p
-             WHERE NOT EXISTS (SELECT 1 FROM maillog.writers w WHERE w.role = me AND w.peer = p.peer)
-            ON CONFLICT DO NOTHING;
+        -- never a wrong one. (Most batches name no peer and come from a
+        -- known role: then one probe instead of the insert, a thirtieth of
+        -- the server time of an omelse batch.)
+        IF peers OR spilled OR NOT EXISTS (SELECT 1 FROM maillog.writers w WHERE w.role = me AND w.peer = '') THEN
+            INSERT INTO maillog.writers (role, peer)
+                SELECT DISTINCT me, p.peer
+                  FROM (SELECT maillog._inbox_peers() AS peer
+                        UNION ALL
+                        SELECT coalesce(CASE WHEN b.at IS NULL AND coalesce(b.tag, '') = '' AND b.line IS NULL
+                                             THEN b.host END, '')
+                          FROM batch b) p
+                 WHERE NOT EXISTS (SELECT 1 FROM maillog.writers w WHERE w.role = me AND w.peer = p.peer)
+                ON CONFLICT DO NOTHING;
+        END IF;
         store := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
                     rcpt, orig_rcpt, msgid, client, client_name, link, size, msg, writer) '
                  || format(parsed, source, me)

@@ -118,31 +118,33 @@ fn _inbox_take<'a>(
 
 /// How many rows the current statement handed over; whether any came
 /// without an identity (raw lines, numbered by content), which the store
-/// then inserts in key order (see `_inbox_flush`).
+/// then inserts in key order (see `_inbox_flush`); whether any names a
+/// sending peer (else the writer is known by its role alone).
 #[pg_extern(volatile, parallel_unsafe)]
-fn _inbox_taken() -> TableIterator<'static, (name!(chunks, i32), name!(raw, bool))> {
-    let (n, raw) = taken_now(|t| (t.rows.len(), t.rows.iter().any(|r| r.uid.is_none())));
+fn _inbox_taken(
+) -> TableIterator<'static, (name!(chunks, i32), name!(raw, bool), name!(peers, bool))> {
+    let (n, raw, peers) = taken_now(|t| {
+        let raw = t.rows.iter().any(|r| r.uid.is_none());
+        let peers = t.rows.iter().any(|r| !peer_of(r).is_empty());
+        (t.rows.len(), raw, peers)
+    });
     let chunks = i32::try_from(n.div_ceil(CHUNK)).expect("fewer than 2^31 chunks");
-    TableIterator::once((chunks, raw))
+    TableIterator::once((chunks, raw, peers))
+}
+
+fn peer_of(r: &Row) -> String {
+    crate::ingest::peer(
+        r.line.as_deref(),
+        r.at.as_ref(),
+        r.host.as_deref(),
+        r.tag.as_deref(),
+    )
 }
 
 /// The sending peers of the handed-over rows (see `ingest::peer`), once each.
 #[pg_extern(volatile, parallel_unsafe)]
 fn _inbox_peers() -> SetOfIterator<'static, String> {
-    let mut peers: Vec<String> = TAKEN.with(|t| {
-        t.borrow()
-            .rows
-            .iter()
-            .map(|r| {
-                crate::ingest::peer(
-                    r.line.as_deref(),
-                    r.at.as_ref(),
-                    r.host.as_deref(),
-                    r.tag.as_deref(),
-                )
-            })
-            .collect()
-    });
+    let mut peers: Vec<String> = TAKEN.with(|t| t.borrow().rows.iter().map(peer_of).collect());
     peers.sort_unstable();
     peers.dedup();
     SetOfIterator::new(peers)
