@@ -8,7 +8,7 @@ SELECT maillog.purge();                          -- days older than the retentio
 
 -- Compaction: closed days (by default those that ended at least a day ago) are
 -- packed into compressed blocks of maillog.archive: 2.4x smaller on the
--- 10M-line benchmark; answers stay the same. Daily from cron, before purge:
+-- 10M-line benchmark (about the size of the raw text); answers stay the same. Daily from cron, before purge:
 --   0 3 * * *  psql -d maillog -qc "SELECT * FROM maillog.compact()"
 UPDATE maillog.settings SET compact_after = interval '1 day';
 SELECT * FROM maillog.compact();                 -- (day, lines, blocks) per packed day
@@ -26,12 +26,11 @@ SELECT c.relname AS day, pg_size_pretty(pg_total_relation_size(c.oid)) AS size,
   FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
  WHERE i.inhparent = 'maillog.line'::regclass ORDER BY 1;
 
--- A role for omelse that may only write into the inbox (the trigger runs as owner).
--- CREATE ROLE rsyslog LOGIN PASSWORD '...';
--- GRANT USAGE ON SCHEMA maillog TO rsyslog;   -- INSERT on maillog.inbox is granted to PUBLIC
--- And for analysts: read-only use of the API.
--- CREATE ROLE analyst LOGIN; GRANT USAGE ON SCHEMA maillog TO analyst;
--- GRANT SELECT ON ALL TABLES IN SCHEMA maillog TO analyst;
+-- Logins get their rights from the extension's roles (README "Access"); nothing
+-- is granted to PUBLIC, and analysts read no table directly, only the API.
+-- CREATE ROLE rsyslog LOGIN PASSWORD '...' IN ROLE else_writer;    -- omelse, else-load: INSERT/COPY into maillog.inbox only
+-- CREATE ROLE helpdesk LOGIN PASSWORD '...' IN ROLE else_analyst;  -- search, trace, summary, ... (scoped by their groups)
+-- CREATE ROLE mailadmin LOGIN PASSWORD '...' IN ROLE else_admin;   -- maintenance, settings, groups, every line
 
 -- Load an existing log file byte-faithfully (see README, "Loading existing log files"):
 -- \copy maillog.inbox (line) FROM '/var/log/mail.log' WITH (FORMAT csv, DELIMITER E'\x01', QUOTE E'\x02')
