@@ -26,7 +26,6 @@ extension_sql_file!(
         ingest::_ingest,
         inbox::_inbox_take,
         inbox::_inbox_taken,
-        inbox::_inbox_peers,
         inbox::_inbox_clear,
         keys_fn::_archive_keys
     ]

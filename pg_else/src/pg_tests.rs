@@ -60,10 +60,27 @@ mod tests {
         // 1,100 lines of 61,000 bytes: past 64 MB the rows go to the inbox
         // heap. Each line is there twice, once before and once after the
         // limit, so identical lines are numbered across both.
+        // Rows written to the inbox heap by this transaction (then deleted).
+        let heap_rows = || {
+            Spi::get_one::<i64>(
+                "SELECT pg_stat_get_xact_tuples_inserted('maillog.inbox'::regclass)",
+            )
+            .unwrap()
+        };
+        Spi::run("INSERT INTO maillog.inbox (line) VALUES ('a small statement')").unwrap();
+        assert_eq!(
+            heap_rows(),
+            Some(0),
+            "below the limit nothing is written to the heap"
+        );
         let load = "INSERT INTO maillog.inbox (line)
                     SELECT 'Nov 28 10:00:00 mx1 big[1]: ' || (g % 550) || ' ' || repeat('x', 61000)
                       FROM generate_series(1, 1100) g";
         Spi::run(load).unwrap();
+        assert!(
+            heap_rows().is_some_and(|n| n > 0),
+            "past the limit rows go to the heap"
+        );
         let count = || {
             Spi::get_one::<i64>("SELECT count(*) FROM maillog.line WHERE program = 'big'").unwrap()
         };
