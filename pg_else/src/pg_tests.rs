@@ -150,4 +150,68 @@ mod tests {
         .unwrap();
         assert_eq!(row, (Some("sent".into()), Some("192.0.2.1".into())));
     }
+
+    #[pg_test]
+    fn search_finds_entries_that_cross_midnight() {
+        // The gatherer first reads a queue ID only in the day of the line
+        // that named it (query/gather.rs): these entries have lines in
+        // another day, so each must still be read whole.
+        Spi::run(
+            "WITH d AS (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AS d)
+             INSERT INTO maillog.inbox (line)
+             SELECT to_char(d.d + v.off, 'YYYY-MM-DD\"T\"HH24:MI:SS') || '+00:00 mx1 ' || v.rest
+               FROM d, (VALUES
+                 -- Started before midnight, delivered after it.
+                 (interval '-2 s', 'postfix/smtpd[1]: 1A1A1A1A1A: client=a.example[192.0.2.1]'),
+                 (interval '1 s', 'postfix/cleanup[2]: 1A1A1A1A1A: message-id=<a@x>'),
+                 (interval '1 s', 'postfix/qmgr[3]: 1A1A1A1A1A: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '2 s', 'postfix/smtp[4]: 1A1A1A1A1A: to=<a@example.net>, relay=x[203.0.113.5]:25, delay=4, delays=0/0/2/2, dsn=2.0.0, status=sent (250 ok)'),
+                 (interval '2 s', 'postfix/qmgr[3]: 1A1A1A1A1A: removed'),
+                 -- Started after midnight, with a line logged out of order before it.
+                 (interval '3 s', 'postfix/smtpd[1]: 2B2B2B2B2B: client=b.example[192.0.2.2]'),
+                 (interval '-1 s', 'postfix/cleanup[2]: 2B2B2B2B2B: message-id=<b@x>'),
+                 (interval '4 s', 'postfix/qmgr[3]: 2B2B2B2B2B: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '5 s', 'postfix/smtp[4]: 2B2B2B2B2B: to=<b@example.net>, relay=x[203.0.113.5]:25, delay=2, delays=0/0/1/1, dsn=2.0.0, status=sent (250 ok)'),
+                 (interval '5 s', 'postfix/qmgr[3]: 2B2B2B2B2B: removed'),
+                 -- Deferred two days ago, delivered today.
+                 (interval '-36 h', 'postfix/smtpd[1]: 3C3C3C3C3C: client=c.example[192.0.2.3]'),
+                 (interval '-36 h', 'postfix/cleanup[2]: 3C3C3C3C3C: message-id=<c@x>'),
+                 (interval '-36 h', 'postfix/qmgr[3]: 3C3C3C3C3C: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '-36 h', 'postfix/smtp[4]: 3C3C3C3C3C: to=<c@example.net>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to x: timed out)'),
+                 (interval '12 h', 'postfix/smtp[4]: 3C3C3C3C3C: to=<c@example.net>, relay=x[203.0.113.5]:25, delay=172800, delays=0/172800/0/0, dsn=2.0.0, status=sent (250 ok)'),
+                 (interval '12 h', 'postfix/qmgr[3]: 3C3C3C3C3C: removed'),
+                 -- Received yesterday, queued today (qmgr was down in between).
+                 (interval '-12 h', 'postfix/smtpd[1]: 4D4D4D4D4D: client=d.example[192.0.2.4]'),
+                 (interval '-12 h', 'postfix/cleanup[2]: 4D4D4D4D4D: message-id=<d@x>'),
+                 (interval '12 h', 'postfix/qmgr[3]: 4D4D4D4D4D: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '12 h', 'postfix/smtp[4]: 4D4D4D4D4D: to=<d@example.net>, relay=x[203.0.113.5]:25, delay=86400, delays=86400/0/0/0, dsn=2.0.0, status=sent (250 ok)'),
+                 (interval '12 h', 'postfix/qmgr[3]: 4D4D4D4D4D: removed'),
+                 -- Deferred yesterday, expired today.
+                 (interval '-14 h', 'postfix/smtpd[1]: 5E5E5E5E5E: client=e.example[192.0.2.5]'),
+                 (interval '-14 h', 'postfix/cleanup[2]: 5E5E5E5E5E: message-id=<e@x>'),
+                 (interval '-14 h', 'postfix/qmgr[3]: 5E5E5E5E5E: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '-14 h', 'postfix/smtp[4]: 5E5E5E5E5E: to=<e@example.net>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to x: timed out)'),
+                 (interval '10 h', 'postfix/qmgr[3]: 5E5E5E5E5E: from=<s@example.org>, status=expired, returned to sender'),
+                 (interval '10 h', 'postfix/qmgr[3]: 5E5E5E5E5E: removed')
+               ) v(off, rest)",
+        )
+        .unwrap();
+        for (rcpt, status, client, msgid) in [
+            ("a@example.net", "sent", "192.0.2.1", "a@x"),
+            ("b@example.net", "sent", "192.0.2.2", "b@x"),
+            ("c@example.net", "sent", "192.0.2.3", "c@x"),
+            ("d@example.net", "sent", "192.0.2.4", "d@x"),
+            ("e@example.net", "expired", "192.0.2.5", "e@x"),
+        ] {
+            let row = Spi::get_three::<String, String, String>(&format!(
+                "SELECT status, client, message_id FROM maillog.search(recipient => '{rcpt}')"
+            ))
+            .unwrap();
+            assert_eq!(
+                row,
+                (Some(status.into()), Some(client.into()), Some(msgid.into())),
+                "{rcpt}"
+            );
+        }
+    }
 }

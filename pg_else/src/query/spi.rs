@@ -47,7 +47,7 @@ fn select(sql: &str, args: &[DatumWithOid]) -> Vec<Stored> {
 /// unbounded): the field's window (`Field::window_days`, days of 24 hours).
 /// Computed here, so that the lookup gets constants: the planner then prunes
 /// partitions and blocks while planning.
-fn window(
+pub fn window(
     field: Field,
     lo: Option<TimestampWithTimeZone>,
     hi: Option<TimestampWithTimeZone>,
@@ -69,12 +69,24 @@ pub fn find(
     hi: Option<TimestampWithTimeZone>,
     newest: Option<i64>,
 ) -> Vec<Stored> {
+    let (lo, hi) = window(field, lo, hi);
+    find_logged(field, vals, lo, hi, newest)
+}
+
+/// The lines whose `field` is one of `vals`, logged in [lo, hi] itself (not
+/// widened by the field's window).
+pub fn find_logged(
+    field: Field,
+    vals: Vec<String>,
+    lo: Option<TimestampWithTimeZone>,
+    hi: Option<TimestampWithTimeZone>,
+    newest: Option<i64>,
+) -> Vec<Stored> {
     let order = if newest.is_some() {
         " ORDER BY at DESC, uid DESC LIMIT $4"
     } else {
         ""
     };
-    let (lo, hi) = window(field, lo, hi);
     let sql = format!(
         "SELECT {COLUMNS} FROM maillog._find_{}($1, $2, $3){order}",
         field.name()
