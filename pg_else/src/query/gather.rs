@@ -127,8 +127,14 @@ fn entries(
         .cloned()
         .collect();
     if !rest.is_empty() {
-        let seen: HashSet<(i64, [u8; 16])> =
-            got.iter().map(|l| (l.at_us, *l.uid.as_bytes())).collect();
+        // (Only the lines of these queue IDs can be read twice.)
+        let seen: HashSet<(i64, [u8; 16])> = {
+            let again: HashSet<&str> = rest.iter().map(String::as_str).collect();
+            got.iter()
+                .filter(|l| l.qid.as_deref().is_some_and(|q| again.contains(q)))
+                .map(|l| (l.at_us, *l.uid.as_bytes()))
+                .collect()
+        };
         let more = spi::find(Field::QueueId, rest, Some(lo), Some(hi), None);
         got.extend(
             more.into_iter()
@@ -152,8 +158,10 @@ fn whole(lines: &[Stored]) -> HashSet<&str> {
         host: &'a str,
         first: i64,
         last: i64,
-        starts: Vec<i64>,
-        removed: Vec<i64>,
+        /// How many start lines, and the earliest.
+        starts: (u32, i64),
+        /// How many `removed` lines, and the latest.
+        removed: (u32, i64),
         other: bool,
     }
     let mut by_qid: HashMap<&str, Seen> = HashMap::new();
@@ -163,16 +171,16 @@ fn whole(lines: &[Stored]) -> HashSet<&str> {
             host: &l.host,
             first: l.at_us,
             last: l.at_us,
-            starts: Vec::new(),
-            removed: Vec::new(),
+            starts: (0, i64::MAX),
+            removed: (0, i64::MIN),
             other: false,
         });
         s.other |= s.host != l.host || l.kind == "postsuper";
         s.first = s.first.min(l.at_us);
         s.last = s.last.max(l.at_us);
         match l.kind.as_str() {
-            "client" | "pickup" => s.starts.push(l.at_us),
-            "removed" => s.removed.push(l.at_us),
+            "client" | "pickup" => s.starts = (s.starts.0 + 1, s.starts.1.min(l.at_us)),
+            "removed" => s.removed = (s.removed.0 + 1, s.removed.1.max(l.at_us)),
             _ => {}
         }
     }
@@ -181,8 +189,8 @@ fn whole(lines: &[Stored]) -> HashSet<&str> {
         .filter(|(_, s)| {
             let day = s.first.div_euclid(DAY_US);
             !s.other
-                && s.starts == [s.first]
-                && s.removed == [s.last]
+                && s.starts == (1, s.first)
+                && s.removed == (1, s.last)
                 && s.first - day * DAY_US >= MARGIN_US
                 && (day + 1) * DAY_US - s.last >= MARGIN_US
         })
