@@ -49,6 +49,7 @@ pub fn test_pki() -> &'static Path {
             .tempdir()
             .unwrap()
             .keep();
+        crate::sys::remove_at_exit(&dir);
         let ssl = |args: &[&str]| {
             crate::sys::run(Command::new("openssl").args(args).current_dir(&dir));
         };

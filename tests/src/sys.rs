@@ -133,3 +133,29 @@ pub fn output_within(child: std::process::Child, limit: Duration) -> Option<std:
         }
     }
 }
+
+/// Folders removed when the test process exits (process-wide fixtures that
+/// live as long as the process, such as the test PKI).
+static AT_EXIT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+extern "C" fn remove_at_exit_now() {
+    // No panic may cross into libc: errors are ignored, a poisoned lock too.
+    let _ = std::panic::catch_unwind(|| {
+        if let Ok(dirs) = AT_EXIT.lock() {
+            for d in dirs.iter() {
+                let _ = std::fs::remove_dir_all(d);
+            }
+        }
+    });
+}
+
+/// Remove `dir` and its contents when the test process exits.
+pub fn remove_at_exit(dir: &Path) {
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    REGISTERED.call_once(|| {
+        // SAFETY: registers a plain function without arguments; it runs
+        // once at exit() and catches its own panics.
+        unsafe { libc::atexit(remove_at_exit_now) };
+    });
+    AT_EXIT.lock().unwrap().push(dir.to_path_buf());
+}
