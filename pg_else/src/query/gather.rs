@@ -28,20 +28,22 @@ const DAY_US: i64 = 86_400_000_000;
 /// blocks are UTC days) of the lines that named it; none when unknown.
 type Frontier = BTreeMap<String, BTreeSet<i64>>;
 
-/// Every line of the journeys of `seeds` (a queue ID and the time, Unix
-/// microseconds, of a line naming it), found in [lo, hi] widened by each
-/// field's window.
-pub fn gather<'a>(
-    seeds: impl IntoIterator<Item = (&'a str, i64)>,
+/// Every line of the journeys of the `seeds` (lines found by the search's
+/// key) that have a queue ID, found in [lo, hi] widened by each field's
+/// window.
+pub fn gather(
+    seeds: &[Stored],
     lo: TimestampWithTimeZone,
     hi: TimestampWithTimeZone,
 ) -> Vec<Stored> {
     let mut frontier = Frontier::new();
-    for (q, at) in seeds {
-        frontier
-            .entry(q.to_owned())
-            .or_default()
-            .insert(at.div_euclid(DAY_US));
+    for l in seeds {
+        if let Some(q) = &l.qid {
+            frontier
+                .entry(q.clone())
+                .or_default()
+                .insert(l.at_us.div_euclid(DAY_US));
+        }
     }
     let mut known: HashSet<String> = frontier.keys().cloned().collect();
     // Queue IDs some read line names as its next hop.
@@ -53,7 +55,7 @@ pub fn gather<'a>(
         }
         let batch = entries(&frontier, lo, hi);
         named.extend(batch.iter().filter_map(|l| l.link.clone()));
-        let several = several_entries(&batch);
+        let several = queue_ids(&batch, QueueId::several);
         let unnamed: Vec<String> = frontier
             .keys()
             .filter(|q| !named.contains(*q) || several.contains(q.as_str()))
@@ -86,7 +88,7 @@ pub fn gather<'a>(
 /// it. (The busiest mailbox at 10M lines read each seed's queue ID in four
 /// day partitions to find it in one or two: 67 ms of its 174; 30 ms in
 /// these two steps.) Then, in the whole window, the
-/// queue IDs whose lines read so far are not one whole entry ([`whole`]).
+/// queue IDs whose lines read so far are not one whole entry ([`QueueId::whole`]).
 /// An entry's lines lie between its first and its `removed` line, so the
 /// first step misses none of its lines; what it leaves out are other entries
 /// of a queue ID reused days apart.
@@ -120,7 +122,7 @@ fn entries(
             got.extend(spi::find_logged(Field::QueueId, qids, t(from), t(to), None));
         }
     }
-    let done = whole(&got);
+    let done = queue_ids(&got, QueueId::whole);
     let rest: Vec<String> = frontier
         .keys()
         .filter(|q| !done.contains(q.as_str()))
@@ -148,34 +150,56 @@ fn entries(
 /// a little out of order may sit in the next or the previous day.
 const MARGIN_US: i64 = 10 * 60 * 1_000_000;
 
-/// The queue IDs whose `lines` are one whole queue entry of one day: from
-/// one host, starting with its one `client` (smtpd) or `pickup` line and
-/// ending with its one `removed` line, with nothing else in between (no
-/// `postsuper`), all inside one UTC day and at least [`MARGIN_US`] from its
-/// ends. Entries started otherwise (notifications, forwards) never are.
-fn whole(lines: &[Stored]) -> HashSet<&str> {
-    struct Seen<'a> {
-        host: &'a str,
-        first: i64,
-        last: i64,
-        /// How many start lines, and the earliest.
-        starts: (u32, i64),
-        /// How many `removed` lines, and the latest.
-        removed: (u32, i64),
-        other: bool,
+/// What the lines read of one queue ID tell of its queue entries.
+struct QueueId<'a> {
+    host: &'a str,
+    first: i64,
+    last: i64,
+    /// How many start lines (smtpd `client`, `pickup`), and the earliest.
+    starts: (u32, i64),
+    /// How many `removed` lines, and the latest.
+    removed: (u32, i64),
+    /// Lines from more than one host, or a `postsuper` line.
+    mixed: bool,
+}
+
+impl QueueId<'_> {
+    /// Maybe more than one queue entry: read from more than one host, or
+    /// reused (removed more than once, or a line logged after the removal;
+    /// postsuper may remove an entry too).
+    fn several(&self) -> bool {
+        self.mixed || self.removed.0 > 1 || (self.removed.0 == 1 && self.last > self.removed.1)
     }
-    let mut by_qid: HashMap<&str, Seen> = HashMap::new();
+
+    /// One whole queue entry of one day: from one host, starting with its
+    /// one `client` or `pickup` line and ending with its one `removed` line,
+    /// no `postsuper`, all inside one UTC day and at least [`MARGIN_US`]
+    /// from its ends. Entries started otherwise (notifications, forwards)
+    /// never are.
+    fn whole(&self) -> bool {
+        let day = self.first.div_euclid(DAY_US);
+        !self.mixed
+            && self.starts == (1, self.first)
+            && self.removed == (1, self.last)
+            && self.first - day * DAY_US >= MARGIN_US
+            && (day + 1) * DAY_US - self.last >= MARGIN_US
+    }
+}
+
+/// The queue IDs of `lines` for which `test` holds.
+fn queue_ids<'a>(lines: &'a [Stored], test: impl Fn(&QueueId<'a>) -> bool) -> HashSet<&'a str> {
+    let mut by_qid: HashMap<&str, QueueId> = HashMap::new();
     for l in lines {
         let Some(q) = l.qid.as_deref() else { continue };
-        let s = by_qid.entry(q).or_insert_with(|| Seen {
+        let s = by_qid.entry(q).or_insert_with(|| QueueId {
             host: &l.host,
             first: l.at_us,
             last: l.at_us,
             starts: (0, i64::MAX),
             removed: (0, i64::MIN),
-            other: false,
+            mixed: false,
         });
-        s.other |= s.host != l.host || l.kind == "postsuper";
+        s.mixed |= s.host != l.host || l.kind == "postsuper";
         s.first = s.first.min(l.at_us);
         s.last = s.last.max(l.at_us);
         match l.kind.as_str() {
@@ -186,47 +210,7 @@ fn whole(lines: &[Stored]) -> HashSet<&str> {
     }
     by_qid
         .into_iter()
-        .filter(|(_, s)| {
-            let day = s.first.div_euclid(DAY_US);
-            !s.other
-                && s.starts == (1, s.first)
-                && s.removed == (1, s.last)
-                && s.first - day * DAY_US >= MARGIN_US
-                && (day + 1) * DAY_US - s.last >= MARGIN_US
-        })
-        .map(|(q, _)| q)
-        .collect()
-}
-
-/// The queue IDs of `lines` that may be more than one queue entry: read
-/// from more than one host, or reused (removed more than once, or a line
-/// logged after the removal; postsuper may remove an entry too).
-fn several_entries(lines: &[Stored]) -> HashSet<&str> {
-    #[derive(Default)]
-    struct Seen<'a> {
-        host: &'a str,
-        several: bool,
-        removed: Option<i64>,
-        last_at: i64,
-    }
-    let mut by_qid: HashMap<&str, Seen> = HashMap::new();
-    for l in lines {
-        let Some(q) = l.qid.as_deref() else { continue };
-        let s = by_qid.entry(q).or_insert_with(|| Seen {
-            host: &l.host,
-            ..Seen::default()
-        });
-        s.several |= s.host != l.host
-            || l.kind == "postsuper"
-            || (l.kind == "removed" && s.removed.is_some());
-        if l.kind == "removed" {
-            s.removed = Some(l.at_us);
-        }
-        s.last_at = s.last_at.max(l.at_us);
-    }
-    by_qid
-        .into_iter()
-        .filter(|(_, s)| s.several || s.removed.is_some_and(|r| s.last_at > r))
+        .filter(|(_, s)| test(s))
         .map(|(q, _)| q)
         .collect()
 }

@@ -181,13 +181,7 @@ fn _search(
         return TableIterator::new(Vec::new());
     };
     // 2. Gather the seeds' journeys, 3. correlate them.
-    let mut lines = gather(
-        seeds
-            .iter()
-            .filter_map(|l| l.qid.as_deref().map(|q| (q, l.at_us))),
-        lo,
-        hi,
-    );
+    let mut lines = gather(&seeds, lo, hi);
     lines.extend(seeds.into_iter().filter(|l| l.qid.is_none()));
     let refs: Vec<_> = lines.iter().map(Stored::line).collect();
     let outcomes = correlate(&refs);

@@ -55,13 +55,7 @@ fn _trace(
     let Some((lo, hi)) = span(&seeds) else {
         return TableIterator::new(Vec::new());
     };
-    let mut lines = gather(
-        seeds
-            .iter()
-            .filter_map(|l| l.qid.as_deref().map(|q| (q, l.at_us))),
-        lo,
-        hi,
-    );
+    let mut lines = gather(&seeds, lo, hi);
     canonical(&mut lines);
     let refs: Vec<_> = lines.iter().map(Stored::line).collect();
     let picked: Vec<&Stored> = trace(&refs, asked).into_iter().map(|i| &lines[i]).collect();
