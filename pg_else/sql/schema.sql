@@ -253,27 +253,22 @@ BEGIN
     source := concat_ws(' UNION ALL ', CASE WHEN chunks > 0 THEN format(from_taken, chunks) END,
                                        CASE WHEN spilled THEN from_batch END);
     IF source <> '' THEN
-        -- The (role, peer) pairs of this statement, added once: the peer is
-        -- the host field of a row without time and tag (_ingest's whole-line
-        -- form). A pair the parser then does not use costs one unused row,
-        -- never a wrong one. (Most batches name no peer and come from a
-        -- known role: then one probe instead of the insert, about 3 % of the
-        -- server time of an omelse batch.)
-        IF spilled OR peers <> ARRAY[''] OR NOT EXISTS (SELECT 1 FROM maillog.writers w WHERE w.role = me AND w.peer = '') THEN
+        -- The (role, peer) pairs of this statement, added once (the row
+        -- trigger lists the peers of all its rows, by ingest.rs's `peer`). A
+        -- pair the parser then does not use costs one unused row, never a
+        -- wrong one. (Most batches name no peer and come from a known role:
+        -- then one probe instead of the insert, about 3 % of the server time
+        -- of an omelse batch.)
+        IF peers <> ARRAY[''] OR NOT EXISTS (SELECT 1 FROM maillog.writers w WHERE w.role = me AND w.peer = '') THEN
             INSERT INTO maillog.writers (role, peer)
-                SELECT DISTINCT me, p.peer
-                  FROM (SELECT unnest(peers) AS peer
-                        UNION ALL
-                        SELECT coalesce(CASE WHEN b.at IS NULL AND coalesce(b.tag, '') = '' AND b.line IS NULL
-                                             THEN b.host END, '')
-                          FROM batch b) p
+                SELECT me, p.peer FROM unnest(peers) p(peer)
                  WHERE NOT EXISTS (SELECT 1 FROM maillog.writers w WHERE w.role = me AND w.peer = p.peer)
                 ON CONFLICT DO NOTHING;
         END IF;
         store := 'INSERT INTO maillog.line (at, uid, host, program, pid, qid, kind, status, sender,
                     rcpt, orig_rcpt, msgid, client, client_name, link, size, msg, writer) '
                  || format(parsed, source, me)
-                 || CASE WHEN raw OR EXISTS (SELECT 1 FROM batch WHERE uid IS NULL) THEN ' ORDER BY 1, 2' ELSE '' END;
+                 || CASE WHEN raw THEN ' ORDER BY 1, 2' ELSE '' END;
         PERFORM set_config('maillog.ingesting', 'on', true);
         -- First as a plain INSERT: nearly every batch is stored for the first
         -- time, and ON CONFLICT's speculative insertion (a probe of the identity

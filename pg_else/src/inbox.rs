@@ -10,8 +10,11 @@
 //! 2,603 to 2,069 ms (pg_stat_statements).
 //!
 //! Bounded: past `LIMIT_BYTES` of text in one statement (a DBA's `\copy` of a
-//! large file), further rows go to the heap as before and the statement
-//! trigger reads them from its transition table.
+//! large file), every further row goes to the heap as before and the
+//! statement trigger reads them from its transition table, after the taken
+//! ones (arrival order). The row trigger still notes what the statement
+//! trigger needs of every row (identity-less rows, sending peers), so that
+//! the rule for a row's peer lives in `ingest::peer` alone.
 //!
 //! Rows of a statement that failed are never stored: the buffer belongs to
 //! one (transaction, subtransaction); an error aborts that subtransaction,
@@ -47,6 +50,13 @@ struct Taken {
     owner: (i64, u32),
     rows: Vec<Row>,
     bytes: usize,
+    /// Rows went to the heap: so does every later row of the statement.
+    spilled: bool,
+    /// Of all the statement's rows, taken or spilled: one came without an
+    /// identity (a raw line, numbered by content) ...
+    raw: bool,
+    /// ... and their sending peers, once each ('' for rows that name none).
+    peers: Vec<String>,
 }
 
 thread_local! {
@@ -106,8 +116,19 @@ fn _inbox_take<'a>(
         .map(|s| s.as_ref().map_or(0, String::len))
         .sum::<usize>()
         + 40;
+    let peer = crate::ingest::peer(
+        row.line.as_deref(),
+        row.at.as_ref(),
+        row.host.as_deref(),
+        row.tag.as_deref(),
+    );
     let kept = taken_now(|t| {
-        if t.bytes + size > LIMIT_BYTES {
+        t.raw |= row.uid.is_none();
+        if !t.peers.contains(&peer) {
+            t.peers.push(peer);
+        }
+        t.spilled |= t.bytes + size > LIMIT_BYTES;
+        if t.spilled {
             return false;
         }
         t.bytes += size;
@@ -117,10 +138,11 @@ fn _inbox_take<'a>(
     Ok(if kept { None } else { Some(new) })
 }
 
-/// How many chunks of rows the current statement handed over; whether any
-/// came without an identity (raw lines, numbered by content), which the
-/// store then inserts in key order (see `_inbox_flush`); and their sending
-/// peers, once each ('' for rows that name none).
+/// What the statement trigger needs of the current statement's rows: how
+/// many chunks were taken; whether any row, taken or spilled, came without
+/// an identity (the store then inserts in key order, see `_inbox_flush`);
+/// and their sending peers, once each and sorted. (Whether rows are in the
+/// heap, the trigger reads from its transition table itself.)
 #[pg_extern(volatile, parallel_unsafe)]
 fn _inbox_taken() -> TableIterator<
     'static,
@@ -130,23 +152,7 @@ fn _inbox_taken() -> TableIterator<
         name!(peers, Vec<String>),
     ),
 > {
-    let (n, raw, mut peers) = taken_now(|t| {
-        let mut raw = false;
-        let mut peers = Vec::new();
-        for r in &t.rows {
-            raw |= r.uid.is_none();
-            let p = crate::ingest::peer(
-                r.line.as_deref(),
-                r.at.as_ref(),
-                r.host.as_deref(),
-                r.tag.as_deref(),
-            );
-            if !peers.contains(&p) {
-                peers.push(p);
-            }
-        }
-        (t.rows.len(), raw, peers)
-    });
+    let (n, raw, mut peers) = taken_now(|t| (t.rows.len(), t.raw, t.peers.clone()));
     peers.sort_unstable();
     let chunks = i32::try_from(n.div_ceil(CHUNK)).expect("fewer than 2^31 chunks");
     TableIterator::once((chunks, raw, peers))

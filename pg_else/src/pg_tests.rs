@@ -93,6 +93,22 @@ mod tests {
             Some(1100),
             "the same load again stores nothing new"
         );
+        // Whole lines (no time, no tag) whose host field names the sending
+        // peer: only the last row names one, and it is past the limit. Its
+        // peer is still recorded and its line attributed to it.
+        Spi::run(
+            "INSERT INTO maillog.inbox (host, msg)
+             SELECT CASE WHEN g = 1100 THEN 'late-peer' END,
+                    'Nov 28 10:00:00 mx1 big2[1]: ' || g || ' ' || repeat('y', 61000)
+               FROM generate_series(1, 1100) g",
+        )
+        .unwrap();
+        let late = Spi::get_one::<i64>(
+            "SELECT count(*) FROM maillog.line l JOIN maillog.writers w ON w.id = l.writer
+              WHERE l.program = 'big2' AND w.peer = 'late-peer'",
+        )
+        .unwrap();
+        assert_eq!(late, Some(1), "the spilled row's peer");
     }
 
     #[pg_test]
