@@ -167,13 +167,10 @@ mod tests {
         assert_eq!(row, (Some("sent".into()), Some("192.0.2.1".into())));
     }
 
-    #[pg_test]
-    fn search_finds_entries_that_cross_midnight() {
-        // The gatherer first reads a queue ID only in the day of the line
-        // that named it (query/gather.rs, from SPLIT_FROM queue IDs on: 300
-        // whole entries of the same domain make the search that many): the
-        // five entries below have lines in another day, so each must still
-        // be read whole.
+    /// 300 whole queue entries on mx1 of recipients `filler<N>@example.net`,
+    /// today from 06:00 UTC: a search of the domain then has enough queue
+    /// IDs for the gatherer's day-by-day reading (query/gather.rs, SPLIT_FROM).
+    fn insert_filler_entries() {
         Spi::run(
             "WITH d AS (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') + interval '6 h' AS d)
              INSERT INTO maillog.inbox (line)
@@ -188,6 +185,16 @@ mod tests {
                     ) v(rest)",
         )
         .unwrap();
+    }
+
+    #[pg_test]
+    fn search_finds_entries_that_cross_midnight() {
+        // The gatherer first reads a queue ID only in the day of the line
+        // that named it (query/gather.rs, from SPLIT_FROM queue IDs on: 300
+        // whole entries of the same domain make the search that many): the
+        // five entries below have lines in another day, so each must still
+        // be read whole.
+        insert_filler_entries();
         Spi::run(
             "WITH d AS (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AS d)
              INSERT INTO maillog.inbox (line)
@@ -249,5 +256,56 @@ mod tests {
                 "{rcpt}"
             );
         }
+    }
+
+    #[pg_test]
+    fn search_follows_a_hop_named_just_before_midnight() {
+        // From SPLIT_FROM queue IDs on (300 fillers here), the gatherer looks
+        // for the line naming a queue ID as its next hop only in the days of
+        // the correlator's window around that queue ID's lines
+        // (query/gather.rs `naming`). mx1's clock is a minute behind mx2's:
+        // it logs the relay to mx2 before midnight, while mx2's entry lies
+        // wholly after it. The search key (the expanded recipient) is on mx2
+        // alone, so only that backward probe brings mx1's part of the journey.
+        insert_filler_entries();
+        Spi::run(
+            "WITH d AS (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AS d)
+             INSERT INTO maillog.inbox (line)
+             SELECT to_char(d.d + v.off, 'YYYY-MM-DD\"T\"HH24:MI:SS') || '+00:00 ' || v.rest
+               FROM d, (VALUES
+                 (interval '-60 s', 'mx1 postfix/smtpd[1]: 1A1A1A1A1A: client=a.example[192.0.2.1]'),
+                 (interval '-59 s', 'mx1 postfix/cleanup[2]: 1A1A1A1A1A: message-id=<hop@x>'),
+                 (interval '-59 s', 'mx1 postfix/qmgr[3]: 1A1A1A1A1A: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '-20 s', 'mx1 postfix/smtp[4]: 1A1A1A1A1A: to=<list@example.org>, relay=mx2.example[192.0.2.20]:25, delay=40, delays=0/0/20/20, dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 7F7F7F7F7F)'),
+                 (interval '-20 s', 'mx1 postfix/qmgr[3]: 1A1A1A1A1A: removed'),
+                 (interval '30 s', 'mx2 postfix/smtpd[1]: 7F7F7F7F7F: client=mx1.example[192.0.2.10]'),
+                 (interval '31 s', 'mx2 postfix/cleanup[2]: 7F7F7F7F7F: message-id=<hop@x>'),
+                 (interval '31 s', 'mx2 postfix/qmgr[3]: 7F7F7F7F7F: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '32 s', 'mx2 postfix/local[4]: 7F7F7F7F7F: to=<hop@example.net>, orig_to=<list@example.org>, relay=local, delay=2, delays=0/0/0/2, dsn=2.0.0, status=sent (delivered to mailbox)'),
+                 (interval '32 s', 'mx2 postfix/qmgr[3]: 7F7F7F7F7F: removed')
+               ) v(off, rest)",
+        )
+        .unwrap();
+        let all =
+            Spi::get_one::<i64>("SELECT count(*) FROM maillog.search(recipient => '@example.net')");
+        assert_eq!(
+            all,
+            Ok(Some(301)),
+            "the 300 fillers and the relayed message"
+        );
+        let row = Spi::get_three::<String, String, String>(
+            "SELECT host, client, status FROM maillog.search(recipient => '@example.net')
+              WHERE recipient = 'hop@example.net'",
+        )
+        .unwrap();
+        assert_eq!(
+            row,
+            (
+                Some("mx1".into()),
+                Some("192.0.2.1".into()),
+                Some("sent".into())
+            ),
+            "the journey starts at mx1"
+        );
     }
 }

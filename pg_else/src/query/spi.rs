@@ -98,13 +98,24 @@ pub fn find_logged(
     select(&sql, &args)
 }
 
-/// The queue IDs of lines naming one of `qids` as their next hop.
+/// The queue IDs of lines naming one of `qids` as their next hop, for
+/// journeys in [lo, hi].
 pub fn linked(
     qids: &[String],
     lo: TimestampWithTimeZone,
     hi: TimestampWithTimeZone,
 ) -> Vec<String> {
     let (lo, hi) = window(Field::Link, Some(lo), Some(hi));
+    linked_logged(qids, lo, hi)
+}
+
+/// The queue IDs of lines naming one of `qids` as their next hop, logged in
+/// [lo, hi] itself.
+pub fn linked_logged(
+    qids: &[String],
+    lo: Option<TimestampWithTimeZone>,
+    hi: Option<TimestampWithTimeZone>,
+) -> Vec<String> {
     let args: [DatumWithOid; 3] = [qids.to_vec().into(), lo.into(), hi.into()];
     Spi::connect(|c| {
         c.select(

@@ -8,6 +8,13 @@ use std::collections::{BTreeSet, HashMap};
 /// (`queued as X` is logged after X was created, so mostly slightly before).
 const HOP_BEFORE_US: i64 = 600 * 1_000_000;
 const HOP_AFTER_US: i64 = 120 * 1_000_000;
+/// When a line naming an entry that starts at `start` as its next hop may be
+/// logged for the hop to be taken: what the gathering of lines needs to look
+/// at, and no more (`find_hop` takes nothing outside).
+pub fn naming_window(start: i64) -> (i64, i64) {
+    (start - HOP_AFTER_US, start + HOP_BEFORE_US)
+}
+
 /// Longest chain followed (content filter, relays, ...); guards against cycles.
 pub const MAX_HOPS: usize = 16;
 

@@ -16,7 +16,7 @@ mod chain;
 mod entry;
 mod status;
 
-pub use chain::{correlate, trace, Outcome, MAX_HOPS};
+pub use chain::{correlate, naming_window, trace, Outcome, MAX_HOPS};
 pub use entry::{kind_rank, Line};
 pub use status::Status;
 
