@@ -165,11 +165,13 @@ fn naming(
     let mut days = Frontier::new();
     for l in lines {
         if let Some(q) = l.qid.as_deref().filter(|q| wanted.contains(q)) {
-            // The window is shorter than a day: its two ends name its days.
+            // The window, widened by MARGIN_US (an entry's start can also be
+            // a merged policy line's, 2 s earlier), is shorter than a day:
+            // its two ends name its days.
             let (from, to) = naming_window(l.at_us);
             let d = days.entry(q.to_owned()).or_default();
-            d.insert(from.div_euclid(DAY_US));
-            d.insert(to.div_euclid(DAY_US));
+            d.insert((from - MARGIN_US).div_euclid(DAY_US));
+            d.insert((to + MARGIN_US).div_euclid(DAY_US));
         }
     }
     let lineless: Vec<String> = qids
@@ -224,7 +226,8 @@ fn by_day(
 const SPLIT_FROM: usize = 256;
 
 /// Lines this close to midnight leave their entry open: a neighbour logged
-/// a little out of order may sit in the next or the previous day.
+/// a little out of order may sit in the next or the previous day. (Also the
+/// slack around the days probed for the line naming a queue ID.)
 const MARGIN_US: i64 = 10 * 60 * 1_000_000;
 
 /// What the lines read of one queue ID tell of its queue entries.
