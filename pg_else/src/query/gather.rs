@@ -146,9 +146,10 @@ fn entries(
 /// starts at its first line, which `lines` (this round's) holds. So from
 /// [`SPLIT_FROM`] queue IDs on, each is probed only in the UTC days of those
 /// windows around its lines, instead of in every partition of the ±6-day
-/// window: the busiest mailbox at 10M lines probed about 1,000 queue IDs
-/// in six partitions to find 7 lines. A queue ID without lines read (a hop
-/// to a host not logged) is still probed in the whole window.
+/// window (the busiest mailbox at 10M lines: 2.2 such probes a search, of
+/// 9 ms each for 7 lines found; the search went from 135-138 to 125-126
+/// ms). A queue ID without lines read (a hop to a host not logged) is still
+/// probed in the whole window.
 fn naming(
     qids: &[String],
     lines: &[Stored],
