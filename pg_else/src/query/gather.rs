@@ -24,8 +24,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 const DAY_US: i64 = 86_400_000_000;
 
-/// Queue IDs to read, each with the UTC days (partitions and compacted
-/// blocks are UTC days) of the lines that named it; none when unknown.
+/// Queue IDs, each with the UTC days to read it in (partitions and compacted
+/// blocks are UTC days): the days of the lines that named it, none when
+/// unknown.
 type Frontier = BTreeMap<String, BTreeSet<i64>>;
 
 /// Every line of the journeys of the `seeds` (lines found by the search's
@@ -106,10 +107,7 @@ fn entries(
             None,
         )
     };
-    if frontier.len() < SPLIT_FROM {
-        return whole_window();
-    }
-    let (Some(wlo), Some(whi)) = spi::window(Field::QueueId, Some(lo), Some(hi)) else {
+    let Some((wlo, whi)) = day_by_day(Field::QueueId, frontier.len(), lo, hi) else {
         return whole_window();
     };
     let mut got = Vec::new();
@@ -156,10 +154,7 @@ fn naming(
     lo: TimestampWithTimeZone,
     hi: TimestampWithTimeZone,
 ) -> Vec<String> {
-    if qids.len() < SPLIT_FROM {
-        return spi::linked(qids, lo, hi);
-    }
-    let (Some(wlo), Some(whi)) = spi::window(Field::Link, Some(lo), Some(hi)) else {
+    let Some((wlo, whi)) = day_by_day(Field::Link, qids.len(), lo, hi) else {
         return spi::linked(qids, lo, hi);
     };
     let wanted: HashSet<&str> = qids.iter().map(String::as_str).collect();
@@ -189,6 +184,23 @@ fn naming(
         got.extend(spi::linked_logged(&qs, from, to));
     }
     got
+}
+
+/// The window of `field` for journeys in [lo, hi], when `n` queue IDs are
+/// to be read in it day by day (from [`SPLIT_FROM`] on; None: in one lookup).
+fn day_by_day(
+    field: Field,
+    n: usize,
+    lo: TimestampWithTimeZone,
+    hi: TimestampWithTimeZone,
+) -> Option<(TimestampWithTimeZone, TimestampWithTimeZone)> {
+    if n < SPLIT_FROM {
+        return None;
+    }
+    match spi::window(field, Some(lo), Some(hi)) {
+        (Some(wlo), Some(whi)) => Some((wlo, whi)),
+        _ => None,
+    }
 }
 
 /// The queue IDs grouped by the UTC days they are to be read in, each day
