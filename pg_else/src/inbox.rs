@@ -21,42 +21,62 @@
 //! and its id is never current again, so `taken_now` discards what a failed
 //! statement left. (Retries inside `_inbox_flush` run in subtransactions of
 //! their own and read the buffer without that check.)
+use crate::held::{self, Held, InboxRow};
 use crate::ingest::{ingest_row, LineRow};
 use maillog_core::parse::Context;
-use pgrx::datum::{TimestampWithTimeZone, Uuid};
 use pgrx::prelude::*;
 use pgrx::WhoAllocated;
 use std::cell::RefCell;
-use std::num::NonZeroUsize;
 
 /// Text held per statement before rows go to the heap instead.
 const LIMIT_BYTES: usize = 64 << 20;
 /// Rows per `_ingest(taken => chunk)` call (as the chunks of its array form).
 const CHUNK: usize = 10_000;
 
-/// One inbox row as inserted.
-struct Row {
-    line: Option<String>,
-    uid: Option<Uuid>,
-    at: Option<TimestampWithTimeZone>,
-    host: Option<String>,
-    tag: Option<String>,
-    msg: Option<String>,
-}
-
 #[derive(Default)]
 struct Taken {
     /// (transaction start, subtransaction) that took the rows.
     owner: (i64, u32),
-    rows: Vec<Row>,
+    rows: Held,
     bytes: usize,
     /// Rows went to the heap: so does every later row of the statement.
     spilled: bool,
-    /// Of all the statement's rows, taken or spilled: one came without an
-    /// identity (a raw line, numbered by content) ...
+    notes: Notes,
+}
+
+/// What the statement trigger needs of all the statement's rows, taken or
+/// spilled.
+#[derive(Default)]
+struct Notes {
+    /// One came without an identity (a raw line, numbered by content) ...
     raw: bool,
-    /// ... and their sending peers, once each ('' for rows that name none).
+    /// ... or named no sending peer ...
+    unnamed: bool,
+    /// ... and the sending peers named, once each.
     peers: Vec<String>,
+}
+
+impl Taken {
+    /// Empty, for `owner`; the held rows' memory is freed and kept for reuse.
+    fn reset(&mut self, owner: (i64, u32)) {
+        self.rows.clear();
+        self.owner = owner;
+        self.bytes = 0;
+        self.spilled = false;
+        self.notes = Notes::default();
+    }
+}
+
+impl Notes {
+    fn note(&mut self, row: &InboxRow) {
+        self.raw |= row.uid.is_none();
+        let peer = crate::ingest::peer(row.line, row.at.as_ref(), row.host, row.tag);
+        if peer.is_empty() {
+            self.unnamed = true;
+        } else if !self.peers.iter().any(|p| p == peer) {
+            self.peers.push(peer.to_owned());
+        }
+    }
 }
 
 thread_local! {
@@ -75,22 +95,10 @@ fn taken_now<R>(f: impl FnOnce(&mut Taken) -> R) -> R {
     TAKEN.with(|t| {
         let mut t = t.borrow_mut();
         if t.owner != owner {
-            *t = Taken {
-                owner,
-                ..Taken::default()
-            };
+            t.reset(owner);
         }
         f(&mut t)
     })
-}
-
-fn col<'a, T>(tup: &'a PgHeapTuple<'a, impl WhoAllocated>, n: usize) -> Option<T>
-where
-    T: FromDatum + IntoDatum + pgrx::datum::UnboxDatum<As<'a> = T> + 'a,
-{
-    let n = NonZeroUsize::new(n).expect("attribute numbers start at 1");
-    tup.get_by_index::<T>(n)
-        .unwrap_or_else(|e| error!("maillog.inbox column {n}: {e}"))
 }
 
 /// BEFORE INSERT FOR EACH ROW on maillog.inbox: keep the row here (NULL:
@@ -100,48 +108,27 @@ where
 fn _inbox_take<'a>(
     trigger: &'a PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, impl WhoAllocated>>, PgHeapTupleError> {
-    let new = trigger.new().expect("an INSERT trigger has a new row");
-    // Columns in maillog.inbox's order: line, uid, at, host, tag, msg.
-    let row = Row {
-        line: col(&new, 1),
-        uid: col(&new, 2),
-        at: col(&new, 3),
-        host: col(&new, 4),
-        tag: col(&new, 5),
-        msg: col(&new, 6),
-    };
-    // The text held, plus a rough 40 bytes for the row's other fields.
-    let size = [&row.line, &row.host, &row.tag, &row.msg]
-        .iter()
-        .map(|s| s.as_ref().map_or(0, String::len))
-        .sum::<usize>()
-        + 40;
-    let peer = crate::ingest::peer(
-        row.line.as_deref(),
-        row.at.as_ref(),
-        row.host.as_deref(),
-        row.tag.as_deref(),
-    );
+    let td = trigger.trigger_data();
+    // The tuple's size, plus a rough 40 bytes for the row's bookkeeping.
+    let size = held::incoming_size(td) + 40;
     let kept = taken_now(|t| {
-        t.raw |= row.uid.is_none();
-        if !t.peers.contains(&peer) {
-            t.peers.push(peer);
-        }
         t.spilled |= t.bytes + size > LIMIT_BYTES;
         if t.spilled {
+            t.notes.note(&held::incoming(td));
             return false;
         }
         t.bytes += size;
-        t.rows.push(row);
+        t.notes.note(&t.rows.push(td));
         true
     });
-    Ok(if kept { None } else { Some(new) })
+    Ok(if kept { None } else { trigger.new() })
 }
 
 /// What the statement trigger needs of the current statement's rows: how
 /// many chunks were taken; whether any row, taken or spilled, came without
 /// an identity (the store then inserts in key order, see `_inbox_flush`);
-/// and their sending peers, once each and sorted. (Whether rows are in the
+/// and their sending peers, once each and sorted ('' for rows that name
+/// none). (Whether rows are in the
 /// heap, the trigger reads from its transition table itself.)
 #[pg_extern(volatile, parallel_unsafe)]
 fn _inbox_taken() -> TableIterator<
@@ -152,7 +139,13 @@ fn _inbox_taken() -> TableIterator<
         name!(peers, Vec<String>),
     ),
 > {
-    let (n, raw, mut peers) = taken_now(|t| (t.rows.len(), t.raw, t.peers.clone()));
+    let (n, raw, mut peers) = taken_now(|t| {
+        let mut peers = t.notes.peers.clone();
+        if t.notes.unnamed {
+            peers.push(String::new());
+        }
+        (t.rows.len(), t.notes.raw, peers)
+    });
     peers.sort_unstable();
     let chunks = i32::try_from(n.div_ceil(CHUNK)).expect("fewer than 2^31 chunks");
     TableIterator::once((chunks, raw, peers))
@@ -168,20 +161,8 @@ pub fn parsed_chunk(chunk: i32, ctx: &Context) -> Vec<LineRow> {
         let t = t.borrow();
         let end = t.rows.len().min(start.saturating_add(CHUNK));
         t.rows
-            .get(start..end)
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                ingest_row(
-                    ctx,
-                    r.line.as_deref(),
-                    r.uid,
-                    r.at,
-                    r.host.as_deref(),
-                    r.tag.as_deref(),
-                    r.msg.as_deref(),
-                )
-            })
+            .rows(start..end)
+            .map(|r| ingest_row(ctx, r.line, r.uid, r.at, r.host, r.tag, r.msg))
             .collect()
     })
 }
@@ -189,5 +170,9 @@ pub fn parsed_chunk(chunk: i32, ctx: &Context) -> Vec<LineRow> {
 /// Forget the handed-over rows (stored, or a resend skipped).
 #[pg_extern(volatile, parallel_unsafe)]
 fn _inbox_clear() {
-    TAKEN.with(|t| *t.borrow_mut() = Taken::default());
+    TAKEN.with(|t| {
+        let mut t = t.borrow_mut();
+        let owner = t.owner;
+        t.reset(owner);
+    });
 }

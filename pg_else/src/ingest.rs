@@ -123,15 +123,15 @@ fn whole_line(at: Option<&TimestampWithTimeZone>, tag: Option<&str>) -> bool {
 
 /// The sending peer of a whole-line row (the RELP backend puts the
 /// forwarder's address in the host field), else empty.
-pub(crate) fn peer(
+pub(crate) fn peer<'a>(
     line: Option<&str>,
     at: Option<&TimestampWithTimeZone>,
-    host: Option<&str>,
+    host: Option<&'a str>,
     tag: Option<&str>,
-) -> String {
+) -> &'a str {
     match host {
-        Some(h) if line.is_none() && whole_line(at, tag) => h.to_owned(),
-        _ => String::new(),
+        Some(h) if line.is_none() && whole_line(at, tag) => h,
+        _ => "",
     }
 }
 
@@ -142,7 +142,7 @@ pub(crate) type LineRow = (
     String,
     Option<i32>,
     Option<String>,
-    String,
+    &'static str,
     Option<String>,
     Option<String>,
     Option<String>,
@@ -221,7 +221,7 @@ pub(crate) fn ingest_row(
         program.to_owned(),
         h.pid,
         key(ev.queue_id),
-        ev.kind.as_str().to_owned(),
+        ev.kind.as_str(),
         status.map(str::to_owned),
         lower(sender),
         lower(rcpt),
@@ -236,7 +236,7 @@ pub(crate) fn ingest_row(
             None
         },
         h.message.to_owned(),
-        peer,
+        peer.to_owned(),
     )
 }
 
@@ -265,7 +265,7 @@ fn _ingest<'a>(
         name!(program, String),
         name!(pid, Option<i32>),
         name!(qid, Option<String>),
-        name!(kind, String),
+        name!(kind, &'static str),
         name!(status, Option<String>),
         name!(sender, Option<String>),
         name!(rcpt, Option<String>),

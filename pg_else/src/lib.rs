@@ -12,6 +12,7 @@ use pgrx::prelude::*;
 ::pgrx::pg_module_magic!(name, version);
 
 mod greylse_fn;
+mod held;
 mod inbox;
 mod ingest;
 mod keys_fn;
