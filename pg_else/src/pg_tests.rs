@@ -56,6 +56,29 @@ mod tests {
     }
 
     #[pg_test]
+    fn an_altered_inbox_is_refused_with_a_clear_error() {
+        // The row trigger reads the inbox's six columns by position: a column
+        // added (or dropped) must stop the insert, not shift what is read.
+        Spi::run("ALTER TABLE maillog.inbox ADD COLUMN extra int").unwrap();
+        let error = Spi::get_one::<String>(
+            "DO $$ BEGIN
+                INSERT INTO maillog.inbox (line) VALUES ('a line');
+             EXCEPTION WHEN OTHERS THEN
+                PERFORM set_config('test.error', SQLERRM, true);
+             END $$;
+             SELECT current_setting('test.error', true)",
+        )
+        .unwrap()
+        .unwrap_or_default();
+        assert!(
+            error.contains("maillog.inbox must have its 6 columns"),
+            "got: {error:?}"
+        );
+        let stored = Spi::get_one::<i64>("SELECT count(*) FROM maillog.line").unwrap();
+        assert_eq!(stored, Some(0), "nothing is stored from an altered inbox");
+    }
+
+    #[pg_test]
     fn a_statement_past_the_memory_limit_stores_every_row_once() {
         // 1,100 lines of 61,000 bytes: past 64 MB the rows go to the inbox
         // heap. Each line is there twice, once before and once after the
