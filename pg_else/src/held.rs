@@ -41,21 +41,46 @@ pub struct Held {
     rows: Vec<Deformed>,
 }
 
-/// The tuple and descriptor an INSERT row trigger was fired with.
-fn trigger_tuple(td: &pg_sys::TriggerData) -> (pg_sys::HeapTuple, pg_sys::TupleDesc) {
-    assert!(
-        !td.tg_trigtuple.is_null(),
-        "an INSERT row trigger has a row"
-    );
-    // SAFETY: PostgreSQL hands a row trigger a valid relation.
-    let desc = unsafe { (*td.tg_relation).rd_att };
-    // SAFETY: a valid descriptor; a DBA's ALTER TABLE maillog.inbox (even a
-    // dropped column) changes the column count, and that is refused here.
-    let natts = unsafe { (*desc).natts };
-    if usize::try_from(natts).ok() != Some(COLUMNS) {
-        error!("maillog.inbox must have its {COLUMNS} columns (line, uid, at, host, tag, msg), it has {natts}");
+/// The row an INSERT row trigger was fired with, its shape checked once.
+#[derive(Clone, Copy)]
+pub struct Incoming<'a> {
+    tuple: pg_sys::HeapTuple,
+    desc: pg_sys::TupleDesc,
+    _call: std::marker::PhantomData<&'a pg_sys::TriggerData>,
+}
+
+impl<'a> Incoming<'a> {
+    pub fn of(td: &'a pg_sys::TriggerData) -> Self {
+        assert!(
+            !td.tg_trigtuple.is_null(),
+            "an INSERT row trigger has a row"
+        );
+        // SAFETY: PostgreSQL hands a row trigger a valid relation.
+        let desc = unsafe { (*td.tg_relation).rd_att };
+        // SAFETY: a valid descriptor; a DBA's ALTER TABLE maillog.inbox (even a
+        // dropped column) changes the column count, and that is refused here.
+        let natts = unsafe { (*desc).natts };
+        if usize::try_from(natts).ok() != Some(COLUMNS) {
+            error!("maillog.inbox must have its {COLUMNS} columns (line, uid, at, host, tag, msg), it has {natts}");
+        }
+        Incoming {
+            tuple: td.tg_trigtuple,
+            desc,
+            _call: std::marker::PhantomData,
+        }
     }
-    (td.tg_trigtuple, desc)
+
+    /// Its size, as stored in its tuple.
+    pub fn size(&self) -> usize {
+        // SAFETY: checked non-null by `of`.
+        unsafe { (*self.tuple).t_len as usize }
+    }
+
+    /// The row, read in place (valid during the trigger call).
+    pub fn read(&self) -> InboxRow<'a> {
+        // SAFETY: the trigger's tuple lives as long as the borrow of its data.
+        unsafe { view(&deform(self.tuple, self.desc)) }
+    }
 }
 
 /// # Safety
@@ -114,23 +139,9 @@ unsafe fn view<'a>(d: &Deformed) -> InboxRow<'a> {
     }
 }
 
-/// The row of a trigger call, read in place (valid during that call).
-pub fn incoming(td: &pg_sys::TriggerData) -> InboxRow<'_> {
-    let (tuple, desc) = trigger_tuple(td);
-    // SAFETY: the trigger's tuple lives as long as the borrow of its data.
-    unsafe { view(&deform(tuple, desc)) }
-}
-
-/// The size of the row of a trigger call, as stored in its tuple.
-pub fn incoming_size(td: &pg_sys::TriggerData) -> usize {
-    // SAFETY: checked non-null by trigger_tuple.
-    unsafe { (*trigger_tuple(td).0).t_len as usize }
-}
-
 impl Held {
     /// Keep a copy of the row of a trigger call; returns it, read in place.
-    pub fn push(&mut self, td: &pg_sys::TriggerData) -> InboxRow<'_> {
-        let (tuple, desc) = trigger_tuple(td);
+    pub fn push(&mut self, row: Incoming) -> InboxRow<'_> {
         let mem = *self.mem.get_or_insert_with(|| {
             // SAFETY: a child of TopMemoryContext, alive for the backend.
             unsafe {
@@ -147,9 +158,9 @@ impl Held {
         // views of it borrow `self`.
         let d = unsafe {
             let before = pg_sys::MemoryContextSwitchTo(mem);
-            let copy = pg_sys::heap_copytuple(tuple);
+            let copy = pg_sys::heap_copytuple(row.tuple);
             pg_sys::MemoryContextSwitchTo(before);
-            deform(copy, desc)
+            deform(copy, row.desc)
         };
         self.rows.push(d);
         // SAFETY: as above.

@@ -9,7 +9,7 @@
 //! of batches). For 300,000 omelse rows in 74 COPYs, server time went from
 //! 2,603 to 2,069 ms (pg_stat_statements).
 //!
-//! Bounded: past `LIMIT_BYTES` of text in one statement (a DBA's `\copy` of a
+//! Bounded: past `LIMIT_BYTES` of rows in one statement (a DBA's `\copy` of a
 //! large file), every further row goes to the heap as before and the
 //! statement trigger reads them from its transition table, after the taken
 //! ones (arrival order). The row trigger still notes what the statement
@@ -21,14 +21,14 @@
 //! and its id is never current again, so `taken_now` discards what a failed
 //! statement left. (Retries inside `_inbox_flush` run in subtransactions of
 //! their own and read the buffer without that check.)
-use crate::held::{self, Held, InboxRow};
+use crate::held::{Held, InboxRow, Incoming};
 use crate::ingest::{ingest_row, LineRow};
 use maillog_core::parse::Context;
 use pgrx::prelude::*;
 use pgrx::WhoAllocated;
 use std::cell::RefCell;
 
-/// Text held per statement before rows go to the heap instead.
+/// Tuple bytes held per statement before rows go to the heap instead.
 const LIMIT_BYTES: usize = 64 << 20;
 /// Rows per `_ingest(taken => chunk)` call (as the chunks of its array form).
 const CHUNK: usize = 10_000;
@@ -83,15 +83,10 @@ thread_local! {
     static TAKEN: RefCell<Taken> = RefCell::new(Taken::default());
 }
 
-fn owner_now() -> (i64, u32) {
-    let (start, sub, _) = crate::ingest::current_pass();
-    (start, sub)
-}
-
 /// Run `f` on the buffer of the current statement (emptied first if it was
 /// left by a failed one).
 fn taken_now<R>(f: impl FnOnce(&mut Taken) -> R) -> R {
-    let owner = owner_now();
+    let owner = crate::ingest::current_owner();
     TAKEN.with(|t| {
         let mut t = t.borrow_mut();
         if t.owner != owner {
@@ -108,17 +103,17 @@ fn taken_now<R>(f: impl FnOnce(&mut Taken) -> R) -> R {
 fn _inbox_take<'a>(
     trigger: &'a PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, impl WhoAllocated>>, PgHeapTupleError> {
-    let td = trigger.trigger_data();
+    let row = Incoming::of(trigger.trigger_data());
     // The tuple's size, plus a rough 40 bytes for the row's bookkeeping.
-    let size = held::incoming_size(td) + 40;
+    let size = row.size() + 40;
     let kept = taken_now(|t| {
         t.spilled |= t.bytes + size > LIMIT_BYTES;
         if t.spilled {
-            t.notes.note(&held::incoming(td));
+            t.notes.note(&row.read());
             return false;
         }
         t.bytes += size;
-        t.notes.note(&t.rows.push(td));
+        t.notes.note(&t.rows.push(row));
         true
     });
     Ok(if kept { None } else { trigger.new() })

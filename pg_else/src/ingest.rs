@@ -16,12 +16,19 @@ use std::collections::HashMap;
 type Pass = (i64, u32, u32);
 
 pub(crate) fn current_pass() -> Pass {
+    let (start, sub) = current_owner();
+    // SAFETY: a plain read of the current transaction's state.
+    (start, sub, unsafe { pg_sys::GetCurrentCommandId(false) })
+}
+
+/// The (transaction start, subtransaction) running now: whose rows the
+/// inbox's row trigger holds (inbox.rs).
+pub(crate) fn current_owner() -> (i64, u32) {
     // SAFETY: plain reads of the current transaction's state.
     unsafe {
         (
             pg_sys::GetCurrentTransactionStartTimestamp(),
             pg_sys::GetCurrentSubTransactionId(),
-            pg_sys::GetCurrentCommandId(false),
         )
     }
 }

@@ -210,6 +210,18 @@ mod tests {
         .unwrap();
     }
 
+    /// Inserts raw lines dated around today's midnight (UTC): `rows` is a
+    /// VALUES list of (offset from midnight, 'host program[pid]: message').
+    fn insert_around_midnight(rows: &str) {
+        Spi::run(&format!(
+            "WITH d AS (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AS d)
+             INSERT INTO maillog.inbox (line)
+             SELECT to_char(d.d + v.off, 'YYYY-MM-DD\"T\"HH24:MI:SS') || '+00:00 ' || v.rest
+               FROM d, (VALUES {rows}) v(off, rest)"
+        ))
+        .unwrap();
+    }
+
     #[pg_test]
     fn search_finds_entries_that_cross_midnight() {
         // The gatherer first reads a queue ID only in the day of the line
@@ -218,46 +230,42 @@ mod tests {
         // five entries below have lines in another day, so each must still
         // be read whole.
         insert_filler_entries();
-        Spi::run(
-            "WITH d AS (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AS d)
-             INSERT INTO maillog.inbox (line)
-             SELECT to_char(d.d + v.off, 'YYYY-MM-DD\"T\"HH24:MI:SS') || '+00:00 mx1 ' || v.rest
-               FROM d, (VALUES
+        insert_around_midnight(
+            "
                  -- Started before midnight, delivered after it.
-                 (interval '-2 s', 'postfix/smtpd[1]: 1A1A1A1A1A: client=a.example[192.0.2.1]'),
-                 (interval '1 s', 'postfix/cleanup[2]: 1A1A1A1A1A: message-id=<a@x>'),
-                 (interval '1 s', 'postfix/qmgr[3]: 1A1A1A1A1A: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
-                 (interval '2 s', 'postfix/smtp[4]: 1A1A1A1A1A: to=<a@example.net>, relay=x[203.0.113.5]:25, delay=4, delays=0/0/2/2, dsn=2.0.0, status=sent (250 ok)'),
-                 (interval '2 s', 'postfix/qmgr[3]: 1A1A1A1A1A: removed'),
+                 (interval '-2 s', 'mx1 postfix/smtpd[1]: 1A1A1A1A1A: client=a.example[192.0.2.1]'),
+                 (interval '1 s', 'mx1 postfix/cleanup[2]: 1A1A1A1A1A: message-id=<a@x>'),
+                 (interval '1 s', 'mx1 postfix/qmgr[3]: 1A1A1A1A1A: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '2 s', 'mx1 postfix/smtp[4]: 1A1A1A1A1A: to=<a@example.net>, relay=x[203.0.113.5]:25, delay=4, delays=0/0/2/2, dsn=2.0.0, status=sent (250 ok)'),
+                 (interval '2 s', 'mx1 postfix/qmgr[3]: 1A1A1A1A1A: removed'),
                  -- Started after midnight, with a line logged out of order before it.
-                 (interval '3 s', 'postfix/smtpd[1]: 2B2B2B2B2B: client=b.example[192.0.2.2]'),
-                 (interval '-1 s', 'postfix/cleanup[2]: 2B2B2B2B2B: message-id=<b@x>'),
-                 (interval '4 s', 'postfix/qmgr[3]: 2B2B2B2B2B: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
-                 (interval '5 s', 'postfix/smtp[4]: 2B2B2B2B2B: to=<b@example.net>, relay=x[203.0.113.5]:25, delay=2, delays=0/0/1/1, dsn=2.0.0, status=sent (250 ok)'),
-                 (interval '5 s', 'postfix/qmgr[3]: 2B2B2B2B2B: removed'),
+                 (interval '3 s', 'mx1 postfix/smtpd[1]: 2B2B2B2B2B: client=b.example[192.0.2.2]'),
+                 (interval '-1 s', 'mx1 postfix/cleanup[2]: 2B2B2B2B2B: message-id=<b@x>'),
+                 (interval '4 s', 'mx1 postfix/qmgr[3]: 2B2B2B2B2B: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '5 s', 'mx1 postfix/smtp[4]: 2B2B2B2B2B: to=<b@example.net>, relay=x[203.0.113.5]:25, delay=2, delays=0/0/1/1, dsn=2.0.0, status=sent (250 ok)'),
+                 (interval '5 s', 'mx1 postfix/qmgr[3]: 2B2B2B2B2B: removed'),
                  -- Deferred two days ago, delivered today.
-                 (interval '-36 h', 'postfix/smtpd[1]: 3C3C3C3C3C: client=c.example[192.0.2.3]'),
-                 (interval '-36 h', 'postfix/cleanup[2]: 3C3C3C3C3C: message-id=<c@x>'),
-                 (interval '-36 h', 'postfix/qmgr[3]: 3C3C3C3C3C: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
-                 (interval '-36 h', 'postfix/smtp[4]: 3C3C3C3C3C: to=<c@example.net>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to x: timed out)'),
-                 (interval '12 h', 'postfix/smtp[4]: 3C3C3C3C3C: to=<c@example.net>, relay=x[203.0.113.5]:25, delay=172800, delays=0/172800/0/0, dsn=2.0.0, status=sent (250 ok)'),
-                 (interval '12 h', 'postfix/qmgr[3]: 3C3C3C3C3C: removed'),
+                 (interval '-36 h', 'mx1 postfix/smtpd[1]: 3C3C3C3C3C: client=c.example[192.0.2.3]'),
+                 (interval '-36 h', 'mx1 postfix/cleanup[2]: 3C3C3C3C3C: message-id=<c@x>'),
+                 (interval '-36 h', 'mx1 postfix/qmgr[3]: 3C3C3C3C3C: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '-36 h', 'mx1 postfix/smtp[4]: 3C3C3C3C3C: to=<c@example.net>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to x: timed out)'),
+                 (interval '12 h', 'mx1 postfix/smtp[4]: 3C3C3C3C3C: to=<c@example.net>, relay=x[203.0.113.5]:25, delay=172800, delays=0/172800/0/0, dsn=2.0.0, status=sent (250 ok)'),
+                 (interval '12 h', 'mx1 postfix/qmgr[3]: 3C3C3C3C3C: removed'),
                  -- Received yesterday, queued today (qmgr was down in between).
-                 (interval '-12 h', 'postfix/smtpd[1]: 4D4D4D4D4D: client=d.example[192.0.2.4]'),
-                 (interval '-12 h', 'postfix/cleanup[2]: 4D4D4D4D4D: message-id=<d@x>'),
-                 (interval '12 h', 'postfix/qmgr[3]: 4D4D4D4D4D: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
-                 (interval '12 h', 'postfix/smtp[4]: 4D4D4D4D4D: to=<d@example.net>, relay=x[203.0.113.5]:25, delay=86400, delays=86400/0/0/0, dsn=2.0.0, status=sent (250 ok)'),
-                 (interval '12 h', 'postfix/qmgr[3]: 4D4D4D4D4D: removed'),
+                 (interval '-12 h', 'mx1 postfix/smtpd[1]: 4D4D4D4D4D: client=d.example[192.0.2.4]'),
+                 (interval '-12 h', 'mx1 postfix/cleanup[2]: 4D4D4D4D4D: message-id=<d@x>'),
+                 (interval '12 h', 'mx1 postfix/qmgr[3]: 4D4D4D4D4D: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '12 h', 'mx1 postfix/smtp[4]: 4D4D4D4D4D: to=<d@example.net>, relay=x[203.0.113.5]:25, delay=86400, delays=86400/0/0/0, dsn=2.0.0, status=sent (250 ok)'),
+                 (interval '12 h', 'mx1 postfix/qmgr[3]: 4D4D4D4D4D: removed'),
                  -- Deferred yesterday, expired today.
-                 (interval '-14 h', 'postfix/smtpd[1]: 5E5E5E5E5E: client=e.example[192.0.2.5]'),
-                 (interval '-14 h', 'postfix/cleanup[2]: 5E5E5E5E5E: message-id=<e@x>'),
-                 (interval '-14 h', 'postfix/qmgr[3]: 5E5E5E5E5E: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
-                 (interval '-14 h', 'postfix/smtp[4]: 5E5E5E5E5E: to=<e@example.net>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to x: timed out)'),
-                 (interval '10 h', 'postfix/qmgr[3]: 5E5E5E5E5E: from=<s@example.org>, status=expired, returned to sender'),
-                 (interval '10 h', 'postfix/qmgr[3]: 5E5E5E5E5E: removed')
-               ) v(off, rest)",
-        )
-        .unwrap();
+                 (interval '-14 h', 'mx1 postfix/smtpd[1]: 5E5E5E5E5E: client=e.example[192.0.2.5]'),
+                 (interval '-14 h', 'mx1 postfix/cleanup[2]: 5E5E5E5E5E: message-id=<e@x>'),
+                 (interval '-14 h', 'mx1 postfix/qmgr[3]: 5E5E5E5E5E: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
+                 (interval '-14 h', 'mx1 postfix/smtp[4]: 5E5E5E5E5E: to=<e@example.net>, relay=none, delay=1, delays=0/0/1/0, dsn=4.4.1, status=deferred (connect to x: timed out)'),
+                 (interval '10 h', 'mx1 postfix/qmgr[3]: 5E5E5E5E5E: from=<s@example.org>, status=expired, returned to sender'),
+                 (interval '10 h', 'mx1 postfix/qmgr[3]: 5E5E5E5E5E: removed')
+            ",
+        );
         let all =
             Spi::get_one::<i64>("SELECT count(*) FROM maillog.search(recipient => '@example.net')");
         assert_eq!(all, Ok(Some(305)), "the 300 fillers and the 5 entries");
@@ -291,11 +299,8 @@ mod tests {
         // wholly after it. The search key (the expanded recipient) is on mx2
         // alone, so only that backward probe brings mx1's part of the journey.
         insert_filler_entries();
-        Spi::run(
-            "WITH d AS (SELECT date_trunc('day', now() AT TIME ZONE 'UTC') AS d)
-             INSERT INTO maillog.inbox (line)
-             SELECT to_char(d.d + v.off, 'YYYY-MM-DD\"T\"HH24:MI:SS') || '+00:00 ' || v.rest
-               FROM d, (VALUES
+        insert_around_midnight(
+            "
                  (interval '-60 s', 'mx1 postfix/smtpd[1]: 1A1A1A1A1A: client=a.example[192.0.2.1]'),
                  (interval '-59 s', 'mx1 postfix/cleanup[2]: 1A1A1A1A1A: message-id=<hop@x>'),
                  (interval '-59 s', 'mx1 postfix/qmgr[3]: 1A1A1A1A1A: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
@@ -306,9 +311,8 @@ mod tests {
                  (interval '31 s', 'mx2 postfix/qmgr[3]: 7F7F7F7F7F: from=<s@example.org>, size=100, nrcpt=1 (queue active)'),
                  (interval '32 s', 'mx2 postfix/local[4]: 7F7F7F7F7F: to=<hop@example.net>, orig_to=<list@example.org>, relay=local, delay=2, delays=0/0/0/2, dsn=2.0.0, status=sent (delivered to mailbox)'),
                  (interval '32 s', 'mx2 postfix/qmgr[3]: 7F7F7F7F7F: removed')
-               ) v(off, rest)",
-        )
-        .unwrap();
+            ",
+        );
         let all =
             Spi::get_one::<i64>("SELECT count(*) FROM maillog.search(recipient => '@example.net')");
         assert_eq!(
