@@ -6,6 +6,8 @@ PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 PGBIN=/usr/lib/postgresql/15/bin
 RSYSLOG_MODDIR=/usr/lib/x86_64-linux-gnu/rsyslog
 PGRX_VERSION=0.18.1
+# cargo-deb makes the Debian packages (scripts/package); 3.8.0 needs rustc 1.85.
+CARGO_DEB_VERSION=3.8.0
 # Plain cargo builds get their own target folder: cargo-pgrx builds with other
 # rustflags, and sharing one folder would rebuild the pgrx chain every time.
 export PLAIN_TARGET="$ROOT/target/plain"
@@ -44,6 +46,16 @@ install_cargo_pgrx() {
     fi
     if ! grep -qs "pg15" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
         cargo pgrx init --pg15 "$PG_CONFIG"
+    fi
+}
+
+# The Debian packages scripts/package writes to target/debian/ (README "Packages").
+DEB_PACKAGES=(rsyslog-omelse postgresql-15-pg-else else-greylse else-wui)
+
+install_cargo_deb() {
+    if ! cargo deb --version 2>/dev/null | grep -qwF "$CARGO_DEB_VERSION"; then
+        say "Installing cargo-deb $CARGO_DEB_VERSION (a few minutes on 2 cores, once)"
+        cargo install cargo-deb --version "=$CARGO_DEB_VERSION" --locked
     fi
 }
 
