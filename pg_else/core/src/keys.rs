@@ -175,6 +175,35 @@ impl Field {
     }
 }
 
+/// The keys a line naming several recipients (amavis, Exchange: `Fields::
+/// recipient_list`) is also found by: each address lower-cased and bounded as
+/// stored, and its `@domain`, distinct. The stored line keeps one recipient
+/// column; these keys are an index over the line's text (schema.sql
+/// `_index_partition`, compacted blocks as recipient keys).
+///
+/// ```
+/// use maillog_core::keys::list_keys;
+/// assert_eq!(list_keys(["A@x.example", "b@x.example"].into_iter()),
+///            ["a@x.example", "@x.example", "b@x.example"]);
+/// ```
+pub fn list_keys<'a>(recipients: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in recipients {
+        let r = r.to_lowercase();
+        let at = r.rfind('@');
+        for k in [Some(r.as_str()), at.map(|at| &r[at..])]
+            .into_iter()
+            .flatten()
+        {
+            let k = search_key(k);
+            if !out.iter().any(|o| *o == k) {
+                out.push(k.into_owned());
+            }
+        }
+    }
+    out
+}
+
 /// A host or domain name and every name above it, lower-case (what a list
 /// entry for a domain matches: the domain and its sub-domains).
 ///

@@ -6,3 +6,4 @@ pub mod correlate;
 pub mod identity;
 pub mod keys;
 pub mod parse;
+pub mod redact;

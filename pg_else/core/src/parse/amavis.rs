@@ -7,8 +7,8 @@ use super::{Event, Kind};
 /// Queue-ID: X, Message-ID: <..>, mail_id: M, Hits: 1.2, size: N, queued_as: Y, 1234 ms`
 /// (also `Blocked SPAM ...`). `action` is `Passed`/`Blocked`, `content` the category,
 /// `status` the text inside the braces, `client_ip` the first bracketed address (the
-/// SMTP client as amavis saw it), `recipient` the text between the first `<` after
-/// `->` and the last `>` of the list (so several recipients stay `a>,<b`).
+/// SMTP client as amavis saw it), `recipient` the first address after `->` and
+/// `recipient_list` all of them as logged (`<a>,<b>`: each its own search key).
 ///
 /// ```
 /// use maillog_core::parse::{parse_message, Kind};
@@ -63,7 +63,9 @@ fn parse_result(msg: &str) -> Option<Event<'_>> {
         let to = &addrs[arrow + 4..];
         if let (Some(o), Some(c)) = (to.find('<'), to.rfind('>')) {
             if o < c {
-                f.recipient = Some(&to[o + 1..c]);
+                let list = &to[o..=c];
+                f.recipient = list[1..].split('>').next();
+                f.recipient_list = list.contains(">,").then_some(list);
             }
         }
     }

@@ -76,6 +76,7 @@ pub fn parse(msg: &str) -> Option<Event<'_>> {
     f.client_name = Some(cols[2]).filter(nz);
     f.message_id = Some(cols[10].trim_start_matches('<').trim_end_matches('>')).filter(nz);
     f.recipient = Some(cols[12]).filter(nz);
+    f.recipient_list = f.recipient.filter(|r| r.contains(';'));
     f.status = Some(cols[13]).filter(nz);
     f.size = cols[14].parse().ok();
     f.nrcpt = cols[15].parse().ok();

@@ -126,6 +126,10 @@ pub struct Fields<'a> {
     pub sender: Option<&'a str>,
     /// `to=<...>`; for Exchange the `recipient-address` field (may hold `;`-separated addresses)
     pub recipient: Option<&'a str>,
+    /// A line's recipients when it may name several, as logged: amavis `<a>,<b>`,
+    /// Exchange `a;b` (see [`Fields::recipients`]); `recipient` is then the first
+    /// (amavis) or the list (Exchange)
+    pub recipient_list: Option<&'a str>,
     /// `orig_to=<...>`
     pub orig_recipient: Option<&'a str>,
     /// `relay=...` as logged (e.g. `mx.example.net[203.0.113.5]:25`, `local`, `none`); the
@@ -177,6 +181,25 @@ pub struct Fields<'a> {
     pub subject: Option<&'a str>,
     /// The time the event states itself (Exchange `date-time`), preferred over the header's
     pub event_time: Option<Time>,
+}
+
+impl<'a> Fields<'a> {
+    /// Every recipient a line names: each address of its recipient list (amavis,
+    /// Exchange), else its `recipient`.
+    ///
+    /// ```
+    /// use maillog_core::parse::parse_message;
+    /// let e = parse_message("amavis", "(1-01) Passed CLEAN {RelayedInbound}, [192.0.2.1]:1 [192.0.2.1] <s@x> -> <a@y>,<B@z>, Queue-ID: 3F1A2B4C5D");
+    /// assert_eq!(e.fields.recipients().collect::<Vec<_>>(), ["a@y", "B@z"]);
+    /// let d = parse_message("postfix/smtp", "3F1A2B4C5D: to=<c@y>, relay=none, status=sent (ok)");
+    /// assert_eq!(d.fields.recipients().collect::<Vec<_>>(), ["c@y"]);
+    /// ```
+    pub fn recipients(&self) -> impl Iterator<Item = &'a str> + '_ {
+        let list = self.recipient_list.or(self.recipient).unwrap_or("");
+        list.split([',', ';'])
+            .map(|a| a.trim_matches([' ', '<', '>']))
+            .filter(|a| !a.is_empty())
+    }
 }
 
 /// One parsed message body. A Postfix line no parser understands is [`Kind::Other`]
