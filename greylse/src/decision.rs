@@ -86,6 +86,8 @@ pub enum Spf {
         result: SpfResult,
         /// `mailfrom` or `helo`.
         identity: &'static str,
+        /// What went wrong, for permerror and temperror (the header's problem=).
+        problem: Option<String>,
     },
     /// No answer within the budget: fail open.
     OverBudget,
@@ -142,7 +144,11 @@ pub fn decide(db: Option<&Verdict>, spf: &Spf, cfg: &Config, facts: &Facts) -> D
     match spf {
         Spf::Off => {}
         Spf::OverBudget => return decision("DUNNO", "dunno", "failopen-dns"),
-        Spf::Done { result, identity } => {
+        Spf::Done {
+            result,
+            identity,
+            problem,
+        } => {
             let s = &cfg.spf;
             let act = match result {
                 SpfResult::Pass => s.pass,
@@ -178,7 +184,15 @@ pub fn decide(db: Option<&Verdict>, spf: &Spf, cfg: &Config, facts: &Facts) -> D
                         reason,
                     )
                 }
-                SpfAction::Prepend => header = Some(received_spf(*result, identity, cfg, facts)),
+                SpfAction::Prepend => {
+                    header = Some(received_spf(
+                        *result,
+                        identity,
+                        problem.as_deref(),
+                        cfg,
+                        facts,
+                    ))
+                }
                 SpfAction::Dunno => {}
             }
         }
@@ -211,21 +225,33 @@ fn identity_value<'a>(facts: &Facts<'a>, identity: &str) -> &'a str {
     }
 }
 
-/// RFC 7208 section 9.1.
-fn received_spf(result: SpfResult, identity: &str, cfg: &Config, f: &Facts) -> String {
-    let clean = |s: &str| -> String {
-        s.chars()
-            .map(|c| {
-                if c.is_control() || c == ';' || c == '"' {
-                    '?'
-                } else {
-                    c
-                }
-            })
-            .collect()
+/// RFC 7208 section 9.1: the result, a comment for people, then key=value
+/// pairs. One line: Postfix takes it as a PREPEND action.
+fn received_spf(
+    result: SpfResult,
+    identity: &str,
+    problem: Option<&str>,
+    cfg: &Config,
+    f: &Facts,
+) -> String {
+    let receiver = comment_text(&cfg.spf.receiver);
+    let who = comment_text(identity_value(f, identity));
+    let ip = comment_text(f.client);
+    let comment = match result {
+        SpfResult::Pass => format!("domain of {who} designates {ip} as permitted sender"),
+        SpfResult::Fail => {
+            format!("domain of {who} does not designate {ip} as permitted sender")
+        }
+        SpfResult::SoftFail => {
+            format!("transitioning domain of {who} does not designate {ip} as permitted sender")
+        }
+        SpfResult::Neutral => format!("{ip} is neither permitted nor denied by domain of {who}"),
+        SpfResult::None => format!("domain of {who} does not designate permitted sender hosts"),
+        SpfResult::TempError => format!("temporary error checking domain of {who}"),
+        SpfResult::PermError => format!("permanent error in the SPF record of domain of {who}"),
     };
-    format!(
-        "Received-SPF: {} ({}: {} of {} {} {}) client-ip={}; envelope-from=\"{}\"; helo={}; receiver={}; identity={};",
+    let mut h = format!(
+        "Received-SPF: {} ({receiver}: {comment}) client-ip={}; envelope-from={}; helo={}; receiver={}; identity={};",
         match result {
             SpfResult::Pass => "Pass",
             SpfResult::Fail => "Fail",
@@ -235,20 +261,60 @@ fn received_spf(result: SpfResult, identity: &str, cfg: &Config, f: &Facts) -> S
             SpfResult::TempError => "TempError",
             SpfResult::PermError => "PermError",
         },
-        clean(&cfg.spf.receiver),
-        if identity == "helo" { "helo" } else { "domain" },
-        clean(identity_value(f, identity)),
-        match result {
-            SpfResult::Pass => "designates",
-            _ => "does not designate",
-        },
-        format_args!("{} as permitted sender", clean(f.client)),
-        clean(f.client),
-        clean(f.sender),
-        clean(f.helo),
-        clean(&cfg.spf.receiver),
+        value(f.client),
+        quoted(f.sender),
+        value(f.helo),
+        value(&cfg.spf.receiver),
         identity,
-    )
+    );
+    if let (SpfResult::PermError | SpfResult::TempError, Some(p)) = (result, problem) {
+        h.push_str(&format!(" problem={};", quoted(p)));
+    }
+    h
+}
+
+/// Printable ASCII only (a header is one line), '?' for the rest.
+fn printable(c: char) -> char {
+    if c.is_ascii_graphic() || c == ' ' {
+        c
+    } else {
+        '?'
+    }
+}
+
+/// Text for inside the comment's parentheses (RFC 5322 ctext, quoted-pair).
+fn comment_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars().map(printable) {
+        if matches!(c, '(' | ')' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A key=value value: dot-atom as it is, anything else a quoted-string.
+fn value(s: &str) -> String {
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let dot_atom = !s.is_empty() && s.split('.').all(|p| !p.is_empty() && p.chars().all(atext));
+    if dot_atom {
+        s.to_owned()
+    } else {
+        quoted(s)
+    }
+}
+
+fn quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars().map(printable) {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -266,6 +332,7 @@ mod tests {
         Spf::Done {
             result,
             identity: "mailfrom",
+            problem: None,
         }
     }
 
@@ -378,6 +445,52 @@ mod tests {
             d.action.starts_with("PREPEND"),
             "permerror prepends by default"
         );
+    }
+
+    #[test]
+    fn received_spf_follows_rfc7208_9_1() {
+        let mut c = Config::default();
+        c.spf.receiver = "gw.example".into();
+        let h = received_spf(SpfResult::Pass, "mailfrom", None, &c, &facts());
+        assert_eq!(
+            h,
+            "Received-SPF: Pass (gw.example: domain of alice@a.example designates 192.0.2.1 as permitted sender) \
+             client-ip=192.0.2.1; envelope-from=\"alice@a.example\"; helo=mail.a.example; receiver=gw.example; identity=mailfrom;"
+        );
+        // permerror says what is wrong; an IPv6 address and odd HELO names
+        // are not dot-atoms: quoted; comments escaped.
+        let f = Facts {
+            client: "2001:db8::1",
+            helo: "JUMPIN' \"JUPITER\"",
+            sender: "",
+        };
+        let h = received_spf(
+            SpfResult::PermError,
+            "helo",
+            Some("x.example: more than one SPF record"),
+            &c,
+            &f,
+        );
+        assert_eq!(
+            h,
+            "Received-SPF: PermError (gw.example: permanent error in the SPF record of domain of JUMPIN' \"JUPITER\") \
+             client-ip=\"2001:db8::1\"; envelope-from=\"\"; helo=\"JUMPIN' \\\"JUPITER\\\"\"; receiver=gw.example; \
+             identity=helo; problem=\"x.example: more than one SPF record\";"
+        );
+        let f = Facts {
+            client: "192.0.2.1",
+            helo: "a(b)\nc",
+            sender: "x@y.example",
+        };
+        let h = received_spf(SpfResult::Neutral, "helo", None, &c, &f);
+        assert!(
+            h.contains(
+                "(gw.example: 192.0.2.1 is neither permitted nor denied by domain of a\\(b\\)?c)"
+            ),
+            "{h}"
+        );
+        assert!(!h.contains("problem="));
+        assert!(h.contains("helo=\"a(b)?c\";"), "{h}");
     }
 
     #[test]

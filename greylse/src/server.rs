@@ -140,7 +140,11 @@ pub async fn handle(
         };
         let sender = raw_sender.trim_matches(|c| c == '<' || c == '>');
         match tokio::time::timeout(budget, checker.check(ip, helo, sender)).await {
-            Ok((result, identity)) => Spf::Done { result, identity },
+            Ok(c) => Spf::Done {
+                result: c.result,
+                identity: c.identity,
+                problem: c.problem,
+            },
             Err(_) => Spf::OverBudget,
         }
     };

@@ -3,6 +3,7 @@
 //! stopped by PID / pg_ctl on drop (also when a test panics).
 
 pub mod answers;
+pub mod dns;
 pub mod greylse;
 pub mod omelse;
 pub mod pflogsumm;
