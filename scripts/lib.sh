@@ -19,7 +19,7 @@ say() { printf '\n\033[1m== %s\033[0m (%s)\n' "$*" "$(date +%T)"; }
 # Debian packages ELSE needs to build, run and test.
 PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libclang-dev clang sudo pkg-config libpq-dev
           rsyslog rsyslog-relp rsyslog-pgsql postfix pflogsumm ca-certificates openssl bc python3 faketime
-          dnsmasq-base)
+          dnsmasq-base postgresql-15-cron)
 
 # The browser the web UI's tests drive (scripts/test installs it; setup does not).
 TEST_PACKAGES=(chromium chromium-driver)
@@ -33,7 +33,10 @@ install_packages() {
     if [ ${#missing[@]} -gt 0 ]; then
         say "Installing Debian packages: ${missing[*]}"
         # Postfix comes along for its tools only: no system mail service is configured.
-        echo 'postfix postfix/main_mailer_type select No configuration' | "${SUDO[@]}" debconf-set-selections
+        # rsyslog-pgsql (ompgsql, for comparisons) would offer to make a database
+        # of its own through dbconfig-common, and fail noisily without one.
+        printf '%s\n' 'postfix postfix/main_mailer_type select No configuration' \
+            'rsyslog-pgsql rsyslog-pgsql/dbconfig-install boolean false' | "${SUDO[@]}" debconf-set-selections
         "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
         "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
     fi
@@ -82,7 +85,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 # The OS user that owns private clusters: initdb refuses root, so root's
 # clusters run as postgres; anyone else's run as themselves.
 cluster_owner() { if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi; }
-as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+# From / : postgres cannot enter root's checkout, and PostgreSQL's programs
+# would say so ("could not change directory to ...").
+as_owner() { if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi; }
 
 # safe_dir DIR MODE [OWNER]: create DIR, or accept an existing one only if it
 # is a real folder (not a symbolic link) owned by OWNER (default: us). Stops a

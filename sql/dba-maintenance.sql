@@ -1,15 +1,21 @@
 -- ELSE: maintenance for DBAs. Run pieces as needed (psql -d maillog).
 
--- Retention: the default is 90 days; change it once, then purge daily from cron:
---   5 3 * * *  psql -d maillog -qc "SELECT maillog.purge()"
+-- Partitions ahead, compaction and purge on a schedule inside PostgreSQL, with
+-- pg_cron preloaded and created in this database (docs/maintenance.md):
+--   SELECT maillog.schedule_maintenance();       -- hourly; '30 2 * * *' for daily
+--   SELECT * FROM maillog.maintenance_log ORDER BY at DESC LIMIT 20;
+--   SELECT maillog.unschedule_maintenance();     -- off
+SELECT * FROM maillog.maintain();                -- one run by hand, step by step
+
+-- Retention: the default is 90 days (scheduled maintenance purges; by hand:)
 UPDATE maillog.settings SET retention = interval '90 days';
 SELECT maillog.purge();                          -- days older than the retention
 -- SELECT maillog.purge(interval '30 days');     -- or an explicit age
 
 -- Compaction: closed days (by default those that ended at least a day ago) are
 -- packed into compressed blocks of maillog.archive: 2.4x smaller on the
--- 10M-line benchmark (about the size of the raw text); answers stay the same. Daily from cron, before purge:
---   0 3 * * *  psql -d maillog -qc "SELECT * FROM maillog.compact()"
+-- 10M-line benchmark (about the size of the raw text); answers stay the same.
+-- Scheduled maintenance compacts before it purges; by hand:
 UPDATE maillog.settings SET compact_after = interval '1 day';
 SELECT * FROM maillog.compact();                 -- (day, lines, blocks) per packed day
 

@@ -52,7 +52,11 @@ GRANT EXECUTE ON FUNCTION
     maillog.compact(interval),
     maillog.ensure_partitions(date[]),
     maillog.ensure_partitions(timestamptz, timestamptz),
-    maillog.lines(timestamptz, timestamptz)
+    maillog.lines(timestamptz, timestamptz),
+    maillog.maintain(),
+    maillog.run_maintenance(),
+    maillog.schedule_maintenance(text),
+    maillog.unschedule_maintenance()
     TO else_admin;
 GRANT SELECT ON ALL TABLES IN SCHEMA maillog TO else_admin;
 GRANT DELETE ON maillog.line TO else_admin;     -- e.g. forged lines, by writer

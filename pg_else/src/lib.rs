@@ -47,6 +47,11 @@ extension_sql_file!(
     requires = ["api", greylse_fn::_domain_suffixes]
 );
 extension_sql_file!("../sql/web.sql", name = "web", requires = ["api"]);
+extension_sql_file!(
+    "../sql/maintenance.sql",
+    name = "maintenance",
+    requires = ["api"]
+);
 extension_sql_file!("../sql/access.sql", name = "access", finalize);
 
 #[cfg(any(test, feature = "pg_test"))]

@@ -8,6 +8,7 @@ pub mod greylse;
 pub mod omelse;
 pub mod pflogsumm;
 pub mod pg;
+pub mod recorded;
 pub mod postfix;
 pub mod rng;
 pub mod rsyslog;

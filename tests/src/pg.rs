@@ -6,7 +6,7 @@
 //! by pattern). A test that wants TCP adds it with [`Cluster::hba`].
 //! Stopped with `pg_ctl -m immediate` on drop.
 use crate::sys::{chown_postgres, free_port, is_root, require, run, wait_for};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -15,14 +15,16 @@ pub const PGBIN: &str = "/usr/lib/postgresql/15/bin";
 pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// The server's programs: Debian's (PGBIN) or a private installation's.
+    pub bin: PathBuf,
     running: bool,
 }
 
-fn pg_cmd(prog: &str) -> Command {
-    let path = format!("{PGBIN}/{prog}");
+fn pg_cmd_in(bin: &Path, prog: &str) -> Command {
+    let path = bin.join(prog);
     if is_root() {
         let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--", &path]);
+        c.args(["-u", "postgres", "--"]).arg(&path);
         c
     } else {
         Command::new(path)
@@ -48,6 +50,12 @@ impl Cluster {
     /// initdb + start without creating the extension (omelse raw-speed tests).
     pub fn start_plain(settings: &[&str]) -> Cluster {
         require(&format!("{PGBIN}/initdb"), "postgresql-15");
+        Self::start_plain_in(Path::new(PGBIN), settings)
+    }
+
+    /// Like [`Cluster::start_plain`] with the programs in `bin`: a private
+    /// installation (see [`Installation`]) with its own extension files.
+    pub fn start_plain_in(bin: &Path, settings: &[&str]) -> Cluster {
         // The postgres user must be able to reach the folder.
         let dir = crate::sys::shared_tempdir("else-pg-");
         let sock = dir.path().join("sock");
@@ -56,7 +64,7 @@ impl Cluster {
             .unwrap();
         chown_postgres(dir.path());
         let data = dir.path().join("data");
-        run(pg_cmd("initdb").arg("-D").arg(&data).args([
+        run(pg_cmd_in(bin, "initdb").arg("-D").arg(&data).args([
             "-U",
             "postgres",
             "--auth-local=trust",
@@ -69,6 +77,7 @@ impl Cluster {
         let mut c = Cluster {
             dir,
             port: free_port(),
+            bin: bin.to_owned(),
             running: false,
         };
         c.settings(settings);
@@ -156,7 +165,7 @@ impl Cluster {
     /// Start (again); waits until the server accepts connections.
     pub fn pg_start(&mut self) {
         let log = self.dir.path().join("server.log");
-        run(pg_cmd("pg_ctl")
+        run(pg_cmd_in(&self.bin, "pg_ctl")
             .arg("-D")
             .arg(self.data())
             .arg("-l")
@@ -167,7 +176,7 @@ impl Cluster {
 
     /// Stop in the given mode (`fast`, `immediate`); waits until it is down.
     pub fn pg_stop(&mut self, mode: &str) {
-        run(pg_cmd("pg_ctl")
+        run(pg_cmd_in(&self.bin, "pg_ctl")
             .arg("-D")
             .arg(self.data())
             .args(["-m", mode, "-w", "-t", "60", "stop"]));
@@ -192,7 +201,7 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         if self.running {
-            let _ = pg_cmd("pg_ctl")
+            let _ = pg_cmd_in(&self.bin, "pg_ctl")
                 .arg("-D")
                 .arg(self.data())
                 .args(["-m", "immediate", "-w", "stop"])
@@ -245,5 +254,97 @@ impl TlsCluster {
     /// The test CA that signed the server's certificate.
     pub fn ca(&self) -> PathBuf {
         self.certs.path().join("ca.crt")
+    }
+}
+
+/// A private copy of Debian's PostgreSQL 15 programs, libraries and shared
+/// files under one prefix, into which a test installs extension files without
+/// touching the system's. PostgreSQL finds its share and lib folders relative
+/// to its programs when they keep Debian's layout (`PREFIX/usr/lib/postgresql/15/bin`
+/// next to `PREFIX/usr/share/postgresql/15`), so several versions of pg_else
+/// can be tested side by side.
+pub struct Installation {
+    pub prefix: tempfile::TempDir,
+}
+
+impl Installation {
+    /// The build under test: a copy of the system's PostgreSQL 15 with the
+    /// pg_else installed there, or with the `cargo pgrx package` tree named
+    /// by `$ELSE_PG_ELSE_PACKAGE` instead.
+    pub fn under_test() -> Installation {
+        let i = Self::copy_of_system();
+        if let Some(p) = std::env::var_os("ELSE_PG_ELSE_PACKAGE") {
+            i.remove_pg_else();
+            i.overlay(Path::new(&p));
+        }
+        i
+    }
+
+    /// A copy of the system's PostgreSQL 15 (with whatever pg_else is installed there).
+    pub fn copy_of_system() -> Installation {
+        require(&format!("{PGBIN}/postgres"), "postgresql-15");
+        let prefix = crate::sys::shared_tempdir("else-pginst-");
+        for (from, to) in [
+            ("/usr/lib/postgresql/15", "usr/lib/postgresql"),
+            ("/usr/share/postgresql/15", "usr/share/postgresql"),
+        ] {
+            let dest = prefix.path().join(to);
+            std::fs::create_dir_all(&dest).unwrap();
+            // -L: real files, not links (PostgreSQL resolves its own path through links).
+            run(Command::new("cp").args(["-RL", from]).arg(&dest));
+        }
+        chown_postgres(prefix.path());
+        Installation { prefix }
+    }
+
+    pub fn bin(&self) -> PathBuf {
+        self.prefix.path().join("usr/lib/postgresql/15/bin")
+    }
+
+    pub fn lib(&self) -> PathBuf {
+        self.prefix.path().join("usr/lib/postgresql/15/lib")
+    }
+
+    pub fn extension_dir(&self) -> PathBuf {
+        self.prefix.path().join("usr/share/postgresql/15/extension")
+    }
+
+    /// Copy a `cargo pgrx package` tree (`DIR/usr/...`) over this installation.
+    pub fn overlay(&self, package: &Path) {
+        run(Command::new("cp")
+            .args(["-R", "--no-preserve=ownership"])
+            .arg(package.join("usr"))
+            .arg(self.prefix.path()));
+        chown_postgres(self.prefix.path());
+    }
+
+    /// Install pg_else's files (library, control, every SQL script) of
+    /// another installation over this one's, each written beside and renamed
+    /// into place as dpkg does: running backends keep the library they mapped.
+    pub fn install_pg_else_from(&self, other: &Installation) {
+        let put = |from: PathBuf, to: PathBuf| {
+            let tmp = to.with_extension("dpkg-new");
+            std::fs::copy(&from, &tmp).unwrap();
+            std::fs::rename(&tmp, &to).unwrap();
+        };
+        put(other.lib().join("pg_else.so"), self.lib().join("pg_else.so"));
+        for e in std::fs::read_dir(other.extension_dir()).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            if name.starts_with("pg_else.") || name.starts_with("pg_else--") {
+                put(other.extension_dir().join(&name), self.extension_dir().join(&name));
+            }
+        }
+        chown_postgres(self.prefix.path());
+    }
+
+    /// Remove every pg_else file (library, control, SQL scripts).
+    pub fn remove_pg_else(&self) {
+        let _ = std::fs::remove_file(self.lib().join("pg_else.so"));
+        for e in std::fs::read_dir(self.extension_dir()).unwrap() {
+            let name = e.unwrap().file_name().into_string().unwrap();
+            if name.starts_with("pg_else.") || name.starts_with("pg_else--") {
+                std::fs::remove_file(self.extension_dir().join(name)).unwrap();
+            }
+        }
     }
 }

@@ -1,0 +1,166 @@
+//! Maintenance that runs by itself: pg_cron (Debian's postgresql-15-cron,
+//! preloaded) runs `maillog.run_maintenance()` on the schedule that
+//! `maillog.schedule_maintenance()` set, across a restart of PostgreSQL,
+//! without anyone calling compact or purge: a closed day is compacted, an
+//! expired day purged, partitions are made ahead, and each step is logged.
+//! `maillog.unschedule_maintenance()` switches it off.
+use else_tests::answers::load;
+use else_tests::pg::Cluster;
+use else_tests::sys::require;
+use std::time::{Duration, Instant};
+
+fn one<T: for<'a> postgres::types::FromSql<'a>>(db: &mut postgres::Client, sql: &str) -> T {
+    db.query_one(sql, &[])
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}
+
+/// A delivery line `days_ago` days before now, at noon UTC (RFC 3339).
+fn line_days_ago(db: &mut postgres::Client, days_ago: i32, qid: &str) -> String {
+    let at: String = db
+        .query_one(
+            "SELECT to_char((now() AT TIME ZONE 'UTC')::date - $1 + time '12:00', 'YYYY-MM-DD\"T\"HH24:MI:SS\"+00:00\"')",
+            &[&days_ago],
+        )
+        .unwrap()
+        .get(0);
+    format!("{at} mx1 postfix/smtp[7]: {qid}: to=<m{days_ago}@example.org>, relay=mx.example.org[192.0.2.1]:25, delay=1, delays=0/0/0/1, dsn=2.0.0, status=sent (250 ok)")
+}
+
+fn partition_exists(db: &mut postgres::Client, days_ago: i32) -> bool {
+    db.query_one(
+        "SELECT EXISTS (SELECT FROM pg_class WHERE relname = 'line_' || to_char((now() AT TIME ZONE 'UTC')::date - $1, 'YYYYMMDD'))",
+        &[&days_ago],
+    )
+    .unwrap()
+    .get(0)
+}
+
+fn archived_lines(db: &mut postgres::Client, days_ago: i32) -> i64 {
+    db.query_one(
+        "SELECT coalesce(sum(cardinality(lines)), 0)::int8 FROM maillog.archive WHERE day = (now() AT TIME ZONE 'UTC')::date - $1",
+        &[&days_ago],
+    )
+    .unwrap()
+    .get(0)
+}
+
+#[test]
+fn scheduled_maintenance_compacts_and_purges_by_itself_across_a_restart() {
+    require(
+        "/usr/lib/postgresql/15/lib/pg_cron.so",
+        "postgresql-15-cron",
+    );
+    let mut c = Cluster::start_with(&[
+        "timezone = 'UTC'",
+        "shared_preload_libraries = 'pg_cron'",
+        "cron.database_name = 'postgres'",
+        // Jobs run in background workers: no connection, no password.
+        "cron.use_background_workers = on",
+        "max_worker_processes = 16",
+    ]);
+    let mut db = c.connect();
+    db.batch_execute("CREATE EXTENSION pg_cron").unwrap();
+
+    // Not scheduled yet: nothing to switch off.
+    assert!(!one::<bool>(&mut db, "SELECT maillog.unschedule_maintenance()"));
+
+    // A closed day (3 days ago) and an expired one (40 days ago, kept while
+    // loading, then past a 30-day retention).
+    db.batch_execute("UPDATE maillog.settings SET retention = '100 years', compact_after = '1 day'")
+        .unwrap();
+    let closed = line_days_ago(&mut db, 3, "3C3C3C3C3C");
+    let expired = line_days_ago(&mut db, 40, "4D4D4D4D4D");
+    load(&mut db, &[closed, expired], 1);
+    db.batch_execute("UPDATE maillog.settings SET retention = '30 days'")
+        .unwrap();
+    assert!(partition_exists(&mut db, 3) && partition_exists(&mut db, 40));
+    assert!(!partition_exists(&mut db, -6), "no partition 6 days ahead yet");
+
+    let job: i64 = one(&mut db, "SELECT maillog.schedule_maintenance('* * * * *')");
+    assert!(job > 0);
+    // Scheduling again replaces the job instead of adding one.
+    let again: i64 = one(&mut db, "SELECT maillog.schedule_maintenance('* * * * *')");
+    assert_eq!(again, job);
+    assert_eq!(
+        one::<i64>(&mut db, "SELECT count(*) FROM cron.job WHERE command LIKE '%maillog.run_maintenance()%'"),
+        1
+    );
+
+    // The schedule survives a restart.
+    drop(db);
+    c.pg_stop("fast");
+    c.pg_start();
+    let mut db = c.connect();
+
+    // Within two minutes (pg_cron starts jobs at minute boundaries), nobody calling anything.
+    let start = Instant::now();
+    let mut done = false;
+    while !done && start.elapsed() < Duration::from_secs(150) {
+        std::thread::sleep(Duration::from_secs(1));
+        done = !partition_exists(&mut db, 3) && !partition_exists(&mut db, 40);
+    }
+    assert!(
+        done,
+        "maintenance did not run: partitions 3 days ago {}, 40 days ago {}; runs: {:?}\n{}",
+        partition_exists(&mut db, 3),
+        partition_exists(&mut db, 40),
+        db.query("SELECT status || ' ' || coalesce(return_message, '') FROM cron.job_run_details", &[])
+            .map(|r| r.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>()),
+        c.log()
+    );
+    assert_eq!(archived_lines(&mut db, 3), 1, "the closed day is compacted, not lost");
+    assert_eq!(archived_lines(&mut db, 40), 0, "the expired day is purged");
+    assert!(partition_exists(&mut db, -6), "partitions are made a week ahead");
+    let found: i64 = one(&mut db, "SELECT count(*) FROM maillog.search(recipient => 'm3@example.org')");
+    assert_eq!(found, 1, "the compacted day still answers");
+    let log: Vec<String> = db
+        .query("SELECT step || ': ' || detail FROM maillog.maintenance_log ORDER BY at, step", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let day3: String = one(&mut db, "SELECT ((now() AT TIME ZONE 'UTC')::date - 3)::text");
+    assert!(
+        log.iter().any(|l| l.starts_with("compact: ") && l.contains(&format!("{day3}: 1 lines"))),
+        "the compaction is logged: {log:?}"
+    );
+    assert!(
+        log.iter().any(|l| l.starts_with("purge: 1 day partitions")),
+        "the purge is logged: {log:?}"
+    );
+    assert!(
+        c.log().contains("pg_else maintenance: compact:"),
+        "the server log names each step"
+    );
+    let failed: i64 = one(&mut db, "SELECT count(*) FROM cron.job_run_details WHERE status = 'failed'");
+    assert_eq!(failed, 0, "no run failed");
+
+    // Switched off: the job is gone, so pg_cron runs nothing more.
+    assert!(one::<bool>(&mut db, "SELECT maillog.unschedule_maintenance()"));
+    assert_eq!(
+        one::<i64>(&mut db, "SELECT count(*) FROM cron.job WHERE command LIKE '%maillog.run_maintenance()%'"),
+        0
+    );
+}
+
+#[test]
+fn scheduling_without_pg_cron_says_what_to_do() {
+    let c = Cluster::start();
+    let mut db = c.connect();
+    let err = db
+        .batch_execute("SELECT maillog.schedule_maintenance()")
+        .unwrap_err();
+    let msg = err.as_db_error().map(|e| (e.message().to_owned(), e.hint().unwrap_or("").to_owned()));
+    let (msg, hint) = msg.expect("a database error");
+    assert!(msg.contains("pg_cron is not installed"), "{msg}");
+    assert!(hint.contains("shared_preload_libraries"), "{hint}");
+    // maintain() itself works without a scheduler (a DBA's cron may call it).
+    let steps: Vec<String> = db
+        .query("SELECT step FROM maillog.maintain()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(steps, ["partitions", "compact", "purge"]);
+}
