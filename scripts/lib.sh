@@ -22,7 +22,7 @@ PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libclang-dev cl
           dnsmasq-base postgresql-15-cron)
 
 # The browser the web UI's tests drive (scripts/test installs it; setup does not).
-TEST_PACKAGES=(chromium chromium-driver)
+TEST_PACKAGES=(chromium chromium-driver lintian debootstrap)
 
 # install_packages [EXTRA...]: PACKAGES and the extra ones, if missing.
 install_packages() {
@@ -62,6 +62,13 @@ install_cargo_deb() {
     fi
 }
 
+# The release binaries in target/plain: omelse, else-load, greylse, else-wui and
+# the test programs. One selection for every caller (install_else, scripts/package),
+# so that neither makes the other rebuild dependencies with other features.
+build_release() {
+    (cd "$ROOT" && CARGO_TARGET_DIR="$PLAIN_TARGET" cargo build --release -p omelse -p greylse -p else-wui -p else-tests --bins --lib)
+}
+
 # Release build of both parts, installed where rsyslogd and PostgreSQL look.
 install_else() {
     say "Building and installing pg_else into PostgreSQL 15"
@@ -69,7 +76,7 @@ install_else() {
     [ ${#SUDO[@]} -gt 0 ] && sudo_flag=(--sudo)
     (cd "$ROOT" && cargo pgrx install -p pg_else --release --pg-config "$PG_CONFIG" "${sudo_flag[@]}")
     say "Building and installing omelse into $RSYSLOG_MODDIR"
-    (cd "$ROOT" && CARGO_TARGET_DIR="$PLAIN_TARGET" cargo build --release -p omelse -p greylse -p else-wui -p else-tests --bins --lib)
+    build_release
     "${SUDO[@]}" install -m 0644 "$PLAIN_TARGET/release/libomelse.so" "$RSYSLOG_MODDIR/omelse.so"
     # The DBA's loader for log files (README: "Loading existing log files").
     "${SUDO[@]}" install -m 0755 "$PLAIN_TARGET/release/else-load" /usr/local/bin/else-load

@@ -17,9 +17,9 @@ CREATE INDEX maintenance_log_at ON maillog.maintenance_log (at);
 SELECT pg_catalog.pg_extension_config_dump('maillog.maintenance_log', '');
 
 -- One run: the next week's day partitions (ingest makes missing ones too, but
--- not during the first seconds of a busy midnight), then every closed day
--- compacted, then expired days purged — compaction first, so a day is packed
--- before it could be dropped unpacked. On a standby (nothing may be written)
+-- not during the first seconds of a busy midnight), then expired days purged,
+-- then every closed day compacted (purging first: an expired day is dropped,
+-- never packed only to be dropped). On a standby (nothing may be written)
 -- it does nothing and says so: a scheduler that follows a failover can call it
 -- everywhere. Each step is logged at LOG level and in maillog.maintenance_log.
 CREATE FUNCTION maillog.maintain()
@@ -43,18 +43,18 @@ BEGIN
     detail := format('%s day partitions made ahead (up to %s)', made,
                      ((now() + interval '7 days') AT TIME ZONE 'UTC')::date);
     RETURN NEXT;
-    SELECT coalesce(string_agg(format('%s: %s lines in %s blocks', c.day, c.lines, c.blocks), ', '
-                               ORDER BY c.day), 'no closed day to compact')
-      INTO packed FROM maillog.compact() c;
-    step := 'compact';
-    detail := packed;
-    RETURN NEXT;
     SELECT count(*) INTO archived FROM maillog.archive a
      WHERE a.day < ((now() - (SELECT retention FROM maillog.settings)) AT TIME ZONE 'UTC')::date;
     dropped := maillog.purge();
     step := 'purge';
     detail := format('%s day partitions and %s compacted blocks older than %s dropped', dropped, archived,
                      (SELECT retention FROM maillog.settings));
+    RETURN NEXT;
+    SELECT coalesce(string_agg(format('%s: %s lines in %s blocks', c.day, c.lines, c.blocks), ', '
+                               ORDER BY c.day) FILTER (WHERE c.lines > 0), 'no closed day to compact')
+      INTO packed FROM maillog.compact() c;
+    step := 'compact';
+    detail := packed;
     RETURN NEXT;
 END $$;
 
