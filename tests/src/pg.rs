@@ -105,6 +105,46 @@ impl Cluster {
         chown_postgres(&path);
     }
 
+    /// A hot standby of this cluster (streaming replication, same programs),
+    /// started with `settings` besides the usual ones; `extra` of this cluster
+    /// must allow replication connections (`local replication all trust` via
+    /// [`Cluster::hba`]).
+    pub fn standby(&self, settings: &[&str]) -> Cluster {
+        let dir = crate::sys::shared_tempdir("else-pg-standby-");
+        let sock = dir.path().join("sock");
+        std::fs::create_dir(&sock).unwrap();
+        std::fs::set_permissions(&sock, std::os::unix::fs::PermissionsExt::from_mode(0o700))
+            .unwrap();
+        chown_postgres(dir.path());
+        run(pg_cmd_in(&self.bin, "pg_basebackup")
+            .arg("-D")
+            .arg(dir.path().join("data"))
+            .args(["-X", "stream", "-h"])
+            .arg(self.socket_dir())
+            .args(["-p", &self.port.to_string(), "-U", "postgres"]));
+        let mut c = Cluster {
+            dir,
+            port: free_port(),
+            bin: self.bin.clone(),
+            running: false,
+        };
+        // The copied postgresql.auto.conf names this cluster's port and
+        // socket: written anew, with the way back to the primary.
+        let primary = format!(
+            "primary_conninfo = 'host={} port={} user=postgres'",
+            self.socket_dir().display(),
+            self.port
+        );
+        let mut all: Vec<&str> = settings.to_vec();
+        all.push(&primary);
+        c.settings(&all);
+        let signal = c.data().join("standby.signal");
+        std::fs::write(&signal, "").unwrap();
+        chown_postgres(&signal);
+        c.pg_start();
+        c
+    }
+
     pub fn data(&self) -> PathBuf {
         self.dir.path().join("data")
     }

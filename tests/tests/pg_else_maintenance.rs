@@ -170,3 +170,38 @@ fn scheduling_without_pg_cron_says_what_to_do() {
         .collect();
     assert_eq!(steps, ["partitions", "purge", "compact"]);
 }
+
+#[test]
+fn maintenance_does_nothing_on_a_standby() {
+    let inst = Installation::under_test();
+    let primary = Cluster::start_plain_in(&inst.bin(), &["timezone = 'UTC'"]);
+    primary.hba(&["local replication all trust"]);
+    let mut db = primary.connect();
+    db.batch_execute("CREATE EXTENSION pg_else").unwrap();
+    let expired = line_days_ago(&mut db, 40, "4D4D4D4D4D");
+    load(&mut db, &[expired], 1);
+    db.batch_execute("UPDATE maillog.settings SET retention = '30 days'")
+        .unwrap();
+    let standby = primary.standby(&["timezone = 'UTC'", "hot_standby = on"]);
+    let mut sdb = standby.connect();
+    let start = Instant::now();
+    while !partition_exists(&mut sdb, 40) {
+        assert!(start.elapsed() < Duration::from_secs(60), "the standby replays the primary");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(one::<bool>(&mut sdb, "SELECT pg_is_in_recovery()"));
+    let steps: Vec<(String, String)> = sdb
+        .query("SELECT step, detail FROM maillog.maintain()", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(steps.len(), 1, "{steps:?}");
+    assert_eq!(steps[0].0, "standby");
+    // What a scheduler would call: no error, nothing written, nothing dropped.
+    sdb.batch_execute("SELECT maillog.run_maintenance()").unwrap();
+    assert!(partition_exists(&mut sdb, 40), "the standby dropped nothing");
+    // The primary, asked the same, purges.
+    db.batch_execute("SELECT maillog.run_maintenance()").unwrap();
+    assert!(!partition_exists(&mut db, 40));
+}
