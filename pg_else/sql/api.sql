@@ -76,6 +76,23 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                     WHERE right(lower(regexp_replace(addr, '^.*@', '')), length(s) + 1) = '.' || s))
 $$;
 
+-- A recipient as the scope may read it in a line of `host`: as stored for an
+-- admin, on the scope's hosts and in its domains, else '<redacted>'.
+CREATE FUNCTION maillog._shown(addr text, host text, sc maillog.scope) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN addr IS NULL OR sc.admin OR host = ANY (sc.hosts) OR maillog._in_domains(addr, sc)
+                THEN addr ELSE '<redacted>' END
+$$;
+
+-- Does a line naming several recipients (amavis, Exchange) name one in the
+-- scope's domains? (Its recipient column holds only the first.)
+CREATE FUNCTION maillog._list_in_domains(kind text, program text, msg text, sc maillog.scope) RETURNS bool
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT kind IN ('amavis', 'exchange')
+       AND EXISTS (SELECT FROM unnest(maillog._recipient_keys(program, msg)) r
+                    WHERE left(r, 1) <> '@' AND maillog._in_domains(r, sc))
+$$;
+
 -- The lines the caller may count (summary, per_hour, top, kinds): every line
 -- for an admin; else the lines of their hosts, and the lines of queue entries
 -- that name an address of their domains, except deliveries to other domains'
@@ -86,17 +103,26 @@ LANGUAGE sql STABLE AS $$
     -- One SELECT, so the planner inlines it; each (SELECT maillog._scope())
     -- is computed once, and for an admin the first test decides every row
     -- (the queue-entry subquery is then never run).
-    SELECT l.* FROM maillog.lines(since, until) l
+    -- Recipients outside the caller's domains read '<redacted>' (top lists name
+    -- them), as in search (maillog_core::redact::MASK); the columns are
+    -- maillog.line's, in its order.
+    SELECT l.at, l.uid, l.host, l.program, l.pid, l.qid, l.kind, l.status, l.sender,
+           maillog._shown(l.rcpt, l.host, (SELECT maillog._scope())),
+           maillog._shown(l.orig_rcpt, l.host, (SELECT maillog._scope())),
+           l.msgid, l.client, l.client_name, l.link, l.size, l.msg, l.writer
+      FROM maillog.lines(since, until) l
      WHERE ((SELECT maillog._scope())).admin
         OR l.host = ANY (((SELECT maillog._scope())).hosts)
         OR ((l.rcpt IS NULL OR maillog._in_domains(l.rcpt, (SELECT maillog._scope()))
-             OR maillog._in_domains(l.orig_rcpt, (SELECT maillog._scope())))
+             OR maillog._in_domains(l.orig_rcpt, (SELECT maillog._scope()))
+             OR maillog._list_in_domains(l.kind, l.program, l.msg, (SELECT maillog._scope())))
             AND ((l.host, l.qid) IN (
                     SELECT q.host, q.qid FROM maillog.lines(since, until) q
                      WHERE q.qid IS NOT NULL
                        AND (maillog._in_domains(q.sender, (SELECT maillog._scope()))
                             OR maillog._in_domains(q.rcpt, (SELECT maillog._scope()))
-                            OR maillog._in_domains(q.orig_rcpt, (SELECT maillog._scope()))))
+                            OR maillog._in_domains(q.orig_rcpt, (SELECT maillog._scope()))
+                            OR maillog._list_in_domains(q.kind, q.program, q.msg, (SELECT maillog._scope()))))
                  OR (l.qid IS NULL AND (maillog._in_domains(l.sender, (SELECT maillog._scope()))
                                         OR maillog._in_domains(l.rcpt, (SELECT maillog._scope()))))))
 $$;

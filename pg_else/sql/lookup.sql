@@ -97,17 +97,20 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 -- The lines whose recipient or original recipient is `vals[1]` (a whole
--- domain as '@domain').
+-- domain as '@domain'), or that name it in a list of recipients (amavis,
+-- Exchange: maillog._recipient_keys, indexed with the same predicate).
 CREATE FUNCTION maillog._find_recipient(vals text[], lo timestamptz, hi timestamptz)
 RETURNS SETOF maillog.line
 LANGUAGE sql STABLE AS $$
     SELECT l.* FROM maillog.line l
-     WHERE (maillog._addr_is(l.rcpt, vals[1]) OR maillog._addr_is(l.orig_rcpt, vals[1]))
+     WHERE (maillog._addr_is(l.rcpt, vals[1]) OR maillog._addr_is(l.orig_rcpt, vals[1])
+            OR (l.kind IN ('amavis', 'exchange') AND maillog._recipient_keys(l.program, l.msg) @> vals[1:1]))
        AND maillog._within(l.at, lo, hi)
     UNION ALL
     SELECT (a.l).* FROM maillog.archived a
      WHERE maillog._archive_has(lo, hi) AND a.keys && maillog._probe(ARRAY['recipient', 'orig_recipient'], vals) AND maillog._overlaps(a.first_at, a.last_at, lo, hi)
-       AND (maillog._addr_match((a.l).rcpt, vals[1]) OR maillog._addr_match((a.l).orig_rcpt, vals[1]))
+       AND (maillog._addr_match((a.l).rcpt, vals[1]) OR maillog._addr_match((a.l).orig_rcpt, vals[1])
+            OR ((a.l).kind IN ('amavis', 'exchange') AND maillog._recipient_keys((a.l).program, (a.l).msg) @> vals[1:1]))
        AND maillog._within((a.l).at, lo, hi)
 $$;
 

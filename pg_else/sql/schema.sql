@@ -80,6 +80,10 @@ BEGIN
     -- Reversed addresses serve both exact matches and whole-domain ('@example.com') prefix scans.
     EXECUTE format('CREATE INDEX %I ON maillog.%I (reverse(rcpt) text_pattern_ops) WHERE rcpt IS NOT NULL', part || '_rcpt', part);
     EXECUTE format('CREATE INDEX %I ON maillog.%I (reverse(orig_rcpt) text_pattern_ops) WHERE orig_rcpt IS NOT NULL', part || '_orig_rcpt', part);
+    -- Lines naming several recipients (amavis, Exchange): every address and
+    -- its @domain, read from the text (maillog._recipient_keys). Partial, so
+    -- ingest parses only these lines again.
+    EXECUTE format('CREATE INDEX %I ON maillog.%I USING gin (maillog._recipient_keys(program, msg)) WHERE kind IN (''amavis'', ''exchange'')', part || '_rcpt_list', part);
     EXECUTE format('CREATE INDEX %I ON maillog.%I (reverse(sender) text_pattern_ops) WHERE sender IS NOT NULL', part || '_sender', part);
     EXECUTE format('CREATE INDEX %I ON maillog.%I (msgid) WHERE msgid IS NOT NULL', part || '_msgid', part);
     EXECUTE format('CREATE INDEX %I ON maillog.%I (client) WHERE client IS NOT NULL', part || '_client', part);
@@ -349,7 +353,10 @@ BEGIN
             k AS (
                 SELECT n.blk, array_agg(DISTINCT key) AS keys
                   FROM n, unnest(maillog._archive_keys((n.l).qid, (n.l).link, (n.l).sender, (n.l).rcpt,
-                       (n.l).orig_rcpt, (n.l).msgid, (n.l).client, (n.l).client_name, (n.l).status)) key
+                       (n.l).orig_rcpt, (n.l).msgid, (n.l).client, (n.l).client_name, (n.l).status)
+                       -- (each address of a line naming several recipients: NULL adds none)
+                       || CASE WHEN (n.l).kind IN ('amavis', 'exchange')
+                               THEN maillog._recipient_archive_keys((n.l).program, (n.l).msg) END) key
                  GROUP BY n.blk),
             -- Counted as written: reading the day's blocks back would
             -- decompress all of them again.

@@ -28,7 +28,9 @@ extension_sql_file!(
         inbox::_inbox_take,
         inbox::_inbox_taken,
         inbox::_inbox_clear,
-        keys_fn::_archive_keys
+        keys_fn::_archive_keys,
+        keys_fn::_recipient_keys,
+        keys_fn::_recipient_archive_keys
     ]
 );
 extension_sql_file!(

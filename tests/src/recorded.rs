@@ -84,12 +84,15 @@ pub fn lookups(db: &mut postgres::Client, role: Option<&str>) -> Vec<String> {
     let pick = |db: &mut postgres::Client, sql: &str| strings(db, sql, &[]);
     let lines = "maillog.lines()";
     let j = JOURNEY;
+    // Recipient keys come from lines other than amavis': 0.2.0 stores an
+    // amavis list's first address where 0.1.0 stored `a>,<b` (issue 25), and
+    // the same questions must be asked of both (pg_else_upgrade).
     let cases: Vec<(String, String)> = vec![
-        (format!("SELECT DISTINCT rcpt FROM {lines} WHERE rcpt IS NOT NULL ORDER BY 1 LIMIT 60"),
+        (format!("SELECT DISTINCT rcpt FROM {lines} WHERE rcpt IS NOT NULL AND kind <> 'amavis' ORDER BY 1 LIMIT 60"),
          format!("SELECT {j} FROM maillog.search(recipient => $1) ORDER BY 1")),
         (format!("SELECT DISTINCT upper(orig_rcpt) FROM {lines} WHERE orig_rcpt IS NOT NULL ORDER BY 1 LIMIT 20"),
          format!("SELECT {j} FROM maillog.search(recipient => $1) ORDER BY 1")),
-        (format!("SELECT DISTINCT substring(rcpt FROM '@[^@]*$') FROM {lines} WHERE rcpt LIKE '%@%' ORDER BY 1 LIMIT 12"),
+        (format!("SELECT DISTINCT substring(rcpt FROM '@[^@]*$') FROM {lines} WHERE rcpt LIKE '%@%' AND kind <> 'amavis' ORDER BY 1 LIMIT 12"),
          format!("SELECT {j} FROM maillog.search(recipient => $1, max_rows => 300) ORDER BY 1")),
         (format!("SELECT DISTINCT sender FROM {lines} WHERE sender IS NOT NULL ORDER BY 1 LIMIT 60"),
          format!("SELECT {j} FROM maillog.search(sender => $1) ORDER BY 1")),

@@ -41,6 +41,7 @@ pub(crate) struct Stored {
     pub rcpt: Option<String>,
     pub orig_rcpt: Option<String>,
     pub client: Option<String>,
+    pub msgid: Option<String>,
     pub msg: String,
     pub link: Option<String>,
 }

@@ -2,9 +2,14 @@
 //! member of groups sees the journeys that ran on the groups' hosts, and
 //! those whose sender or a recipient is in the groups' domains (a domain
 //! with subdomains also covers every name below it). `maillog._scope()`
-//! says who the caller is and what their groups hold; the rules are here.
+//! says who the caller is and what their groups hold; the rules are here,
+//! and so is the redaction: the one place where another domain's addresses
+//! are masked, for every client (psql, web UI, CSV).
 use super::{spi, Stored};
 use maillog_core::correlate::Outcome;
+use maillog_core::parse::parse_message;
+use maillog_core::redact::{redact, MASK};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 pub struct Scope {
@@ -40,12 +45,11 @@ impl Scope {
             || self.subdomains.iter().any(|s| domain.ends_with(s.as_str()))
     }
 
-    /// The journeys' rows the caller may see, each with whether they may see
-    /// it whole: a journey on one of their hosts is shown whole; one seen
-    /// through a recipient of their domains shows that recipient; one seen
-    /// only through its sender or another recipient shows the row without
-    /// the recipient's details.
-    pub fn journeys(&self, outcomes: Vec<Outcome>) -> Vec<(Outcome, bool)> {
+    /// The journeys' rows the caller may see, each with how much of it: a
+    /// journey on one of their hosts is shown whole; one seen through a
+    /// recipient of their domains shows that recipient; one seen only through
+    /// its sender or another recipient shows the row without the recipient.
+    pub fn journeys(&self, outcomes: Vec<Outcome>) -> Vec<(Outcome, Seen)> {
         let on_host = |o: &Outcome| self.on_host(&o.host) || o.hops().any(|(h, _)| self.on_host(h));
         let rcpt_in = |o: &Outcome| {
             self.in_domains(o.recipient.as_deref()) || self.in_domains(o.orig_recipient.as_deref())
@@ -58,34 +62,109 @@ impl Scope {
         outcomes
             .into_iter()
             .filter_map(|o| {
-                let (host, rcpt) = (on_host(&o), rcpt_in(&o));
-                let shown =
-                    host || rcpt || any_rcpt_in[&entry(&o)] || self.in_domains(o.sender.as_deref());
-                shown.then_some((o, host || rcpt))
+                let seen = if on_host(&o) {
+                    Seen::Whole
+                } else if rcpt_in(&o) {
+                    Seen::Recipient
+                } else if any_rcpt_in[&entry(&o)] || self.in_domains(o.sender.as_deref()) {
+                    Seen::Hidden
+                } else {
+                    return None;
+                };
+                Some((o, seen))
             })
             .collect()
     }
 
-    /// The lines of traced journeys the caller may see, over the journeys as
-    /// a whole: every line when one of them ran on their hosts; when a line
-    /// names an address of their domains, the lines that name no recipient
-    /// or one of theirs; else nothing.
-    pub fn trace_lines<'a>(&self, picked: Vec<&'a Stored>) -> Vec<&'a Stored> {
-        if picked.iter().any(|l| self.on_host(&l.host)) {
-            return picked;
+    /// What a row seen as `seen` shows of one of its addresses: all of a whole
+    /// journey, else only addresses of the caller's domains ([`MASK`] for
+    /// others, None stays None).
+    pub fn address(&self, seen: Seen, addr: Option<String>) -> Option<String> {
+        match addr {
+            Some(a) if seen != Seen::Whole && !self.in_domains(Some(&a)) => Some(MASK.to_owned()),
+            a => a,
         }
-        let rcpt_in = |l: &Stored| {
-            self.in_domains(l.rcpt.as_deref()) || self.in_domains(l.orig_rcpt.as_deref())
-        };
+    }
+
+    /// The recipients a stored line names: every address of a recipient list
+    /// (amavis, Exchange: the recipient column holds the first), else its
+    /// recipient column; and its original recipient.
+    fn names_rcpt_in(&self, l: &Stored) -> bool {
+        if self.in_domains(l.orig_rcpt.as_deref()) {
+            return true;
+        }
+        if matches!(l.kind.as_str(), "amavis" | "exchange") {
+            let e = parse_message(&l.program, &l.msg);
+            if e.fields.recipient_list.is_some() {
+                return e.fields.recipients().any(|r| self.in_domains(Some(r)));
+            }
+        }
+        self.in_domains(l.rcpt.as_deref())
+    }
+
+    /// The lines of traced journeys the caller may see, over the journeys as
+    /// a whole, each with the text they may read: every line as stored when
+    /// one of them ran on their hosts; when a line names an address of their
+    /// domains, the lines that name no recipient or one of theirs, with the
+    /// other addresses masked ([`Redactor`]); else nothing.
+    pub fn trace_lines<'a>(&self, picked: Vec<&'a Stored>) -> Vec<(&'a Stored, Cow<'a, str>)> {
+        if picked.iter().any(|l| self.on_host(&l.host)) {
+            return picked
+                .into_iter()
+                .map(|l| (l, Cow::Borrowed(l.msg.as_str())))
+                .collect();
+        }
         if !picked
             .iter()
-            .any(|l| self.in_domains(l.sender.as_deref()) || rcpt_in(l))
+            .any(|l| self.in_domains(l.sender.as_deref()) || self.names_rcpt_in(l))
         {
             return Vec::new();
         }
-        picked
+        let shown: Vec<&Stored> = picked
             .into_iter()
-            .filter(|l| l.rcpt.is_none() || rcpt_in(l))
-            .collect()
+            .filter(|l| l.rcpt.is_none() || self.names_rcpt_in(l))
+            .collect();
+        let r = Redactor::new(
+            self,
+            shown
+                .iter()
+                .flat_map(|l| [l.sender.as_deref(), l.msgid.as_deref()]),
+        );
+        shown.into_iter().map(|l| (l, r.text(&l.msg))).collect()
+    }
+}
+
+/// How much of a journey's row the caller sees ([`Scope::journeys`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Seen {
+    /// Everything (an admin, or the journey ran on one of their hosts).
+    Whole,
+    /// The row's recipient or original recipient is in their domains.
+    Recipient,
+    /// Only that the journey had this recipient: the address is masked.
+    Hidden,
+}
+
+/// Masks, in a text a scoped caller reads, every address outside their
+/// domains except the journeys' own envelope senders and Message-IDs, which
+/// their rows show anyway (README "Groups").
+pub struct Redactor<'s> {
+    scope: &'s Scope,
+    kept: HashSet<String>,
+}
+
+impl<'s> Redactor<'s> {
+    /// `kept`: the senders and Message-IDs of what the caller is shown.
+    pub fn new<'v>(scope: &'s Scope, kept: impl Iterator<Item = Option<&'v str>>) -> Self {
+        Redactor {
+            scope,
+            kept: kept.flatten().map(str::to_lowercase).collect(),
+        }
+    }
+
+    pub fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        redact(text, |a| {
+            self.scope.in_domains(Some(a)) || self.kept.contains(&a.to_lowercase())
+        })
     }
 }

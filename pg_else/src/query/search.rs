@@ -1,7 +1,7 @@
 //! `maillog._search`: one row per journey and recipient matching the filters,
 //! as the caller may see it; `maillog.search` (api.sql) sorts and limits.
 use super::gather::gather;
-use super::scope::Scope;
+use super::scope::{Redactor, Scope, Seen};
 use super::{span, spi, Stored};
 use crate::time;
 use maillog_core::correlate::{correlate, Outcome, Status};
@@ -72,16 +72,19 @@ fn seeds(f: &Filters, limit: i64) -> Vec<Stored> {
     seeds
 }
 
-/// An outcome the caller may see, and whether they may see it whole
-/// ([`Scope::journeys`]).
-type Row = (Outcome, bool);
+/// An outcome the caller may see, and how much of it ([`Scope::journeys`]).
+type Row = (Outcome, Seen);
 
-/// The filters on the outcome (step 6).
-fn wanted(f: &Filters, (o, full): &Row) -> bool {
+/// The filters on the outcome (step 6). A recipient filter matches only an
+/// address the caller is shown.
+fn wanted(f: &Filters, scope: &Scope, (o, seen): &Row) -> bool {
     let at = time::from_unix(o.received_at);
+    let visible = |a: &str| *seen == Seen::Whole || scope.in_domains(Some(a));
+    let shown = |a: &Option<String>| a.clone().filter(|a| visible(a));
     (f.recipient.as_deref()).is_none_or(|p| {
-        *full
-            && (addr_match(o.recipient.as_deref(), p) || addr_match(o.orig_recipient.as_deref(), p))
+        *seen != Seen::Hidden
+            && (addr_match(shown(&o.recipient).as_deref(), p)
+                || addr_match(shown(&o.orig_recipient).as_deref(), p))
     }) && f
         .sender
         .as_deref()
@@ -185,24 +188,39 @@ fn _search(
     lines.extend(seeds.into_iter().filter(|l| l.qid.is_none()));
     let refs: Vec<_> = lines.iter().map(Stored::line).collect();
     let outcomes = correlate(&refs);
-    let rows: Vec<_> = Scope::of_caller()
+    let scope = Scope::of_caller();
+    let rows: Vec<_> = scope
         .journeys(outcomes)
         .into_iter()
-        .filter(|r| wanted(&f, r))
-        .map(|(o, full)| {
-            let shown = |v: Option<String>| if full { v } else { None };
+        .filter(|r| wanted(&f, &scope, r))
+        .map(|(o, seen)| {
+            // A hidden recipient keeps its row (status, dsn and timings: the
+            // sender's side may know whether the mail arrived) as MASK.
+            let shown = |v: Option<String>| if seen == Seen::Hidden { None } else { v };
+            let response = match seen {
+                Seen::Whole => o.response,
+                Seen::Recipient => o.response.map(|r| {
+                    Redactor::new(
+                        &scope,
+                        [o.sender.as_deref(), o.message_id.as_deref()].into_iter(),
+                    )
+                    .text(&r)
+                    .into_owned()
+                }),
+                Seen::Hidden => None,
+            };
             (
                 time::from_unix(o.received_at),
                 o.host,
                 o.queue_id,
                 o.sender,
-                shown(o.recipient.clone()),
-                shown(o.orig_recipient),
+                scope.address(seen, o.recipient.clone()),
+                scope.address(seen, o.orig_recipient),
                 o.status.as_str().to_owned(),
                 o.dsn,
                 shown(o.relay),
                 o.delay,
-                shown(o.response),
+                response,
                 o.client,
                 o.sasl_username,
                 o.message_id,

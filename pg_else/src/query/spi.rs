@@ -12,7 +12,7 @@ use pgrx::spi::{SpiResult, SpiTupleTable};
 
 /// The columns of a stored line the pipeline reads, in [`Stored`]'s order.
 const COLUMNS: &str =
-    "at, uid, host, program, pid, qid, kind, sender, rcpt, orig_rcpt, client, msg, link";
+    "at, uid, host, program, pid, qid, kind, sender, rcpt, orig_rcpt, client, msgid, msg, link";
 
 fn read(table: SpiTupleTable) -> SpiResult<Vec<Stored>> {
     let mut out = Vec::with_capacity(table.len());
@@ -31,8 +31,9 @@ fn read(table: SpiTupleTable) -> SpiResult<Vec<Stored>> {
             rcpt: row.get(9)?,
             orig_rcpt: row.get(10)?,
             client: row.get(11)?,
-            msg: row.get(12)?.unwrap_or_default(),
-            link: row.get(13)?,
+            msgid: row.get(12)?,
+            msg: row.get(13)?.unwrap_or_default(),
+            link: row.get(14)?,
         });
     }
     Ok(out)

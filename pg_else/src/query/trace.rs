@@ -62,7 +62,7 @@ fn _trace(
     let rows: Vec<_> = Scope::of_caller()
         .trace_lines(picked)
         .into_iter()
-        .map(|l| {
+        .map(|(l, text)| {
             (
                 l.at,
                 l.host.clone(),
@@ -70,7 +70,7 @@ fn _trace(
                 l.pid,
                 l.qid.clone(),
                 l.kind.clone(),
-                l.msg.clone(),
+                text.into_owned(),
             )
         })
         .collect();

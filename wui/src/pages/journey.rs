@@ -3,7 +3,7 @@
 //! notification reports on), and the raw lines of `maillog.trace` as a
 //! timeline.
 use crate::db::DbError;
-use crate::pages::layout::{self, hop_link, status, ts};
+use crate::pages::layout::{self, hop_link, recipient, status, ts};
 use crate::pages::search::{self, Params, Row};
 use crate::web::{db_error, Person, Shared};
 use axum::extract::Query;
@@ -123,8 +123,8 @@ fn body(rows: &[Row], lines: &[Line]) -> Markup {
                 tbody {
                     @for r in rows {
                         tr {
-                            td.addr { (r.recipient.as_deref().unwrap_or("")) }
-                            td.addr { (r.orig_recipient.as_deref().unwrap_or("")) }
+                            td.addr { (recipient(r.recipient.as_deref())) }
+                            td.addr { (recipient(r.orig_recipient.as_deref())) }
                             td { (status(r.status.as_deref())) }
                             td { (r.dsn.as_deref().unwrap_or("")) }
                             td.addr { (r.relay.as_deref().unwrap_or("")) }

@@ -89,6 +89,15 @@ pub fn status(s: Option<&str>) -> Markup {
     html! { span.status.(class) { (s) } }
 }
 
+/// A recipient cell: the address, or for one outside the person's domains
+/// (`maillog.search` gives `<redacted>`, maillog_core::redact::MASK) what it is.
+pub fn recipient(a: Option<&str>) -> Markup {
+    match a {
+        Some("<redacted>") => html! { span.hidden { "a recipient outside your domains" } },
+        a => html! { (a.unwrap_or("")) },
+    }
+}
+
 /// UTC, to the second: the same clock for everyone, as in the log lines.
 pub fn ts(t: Option<OffsetDateTime>) -> Markup {
     match t {

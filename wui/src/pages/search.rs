@@ -1,7 +1,7 @@
 //! Search (every parameter of `maillog.search`), sortable and paged; the CSV
 //! export of the full result; the quick-search box.
 use crate::db::{DbError, Transaction};
-use crate::pages::layout::{self, status, ts};
+use crate::pages::layout::{self, recipient, status, ts};
 use crate::pages::timerange;
 use crate::session::Session;
 use crate::web::{db_error, Person, Shared};
@@ -344,7 +344,7 @@ fn table(p: &Params, rows: &[Row], max_rows: i32) -> Markup {
                             td { (r.host.as_deref().unwrap_or("")) }
                             td { @if let Some(h) = r.hop() { a href=(format!("/journey?{}", serde_urlencoded::to_string([("q", &h)]).unwrap_or_default())) { (r.queue_id.as_deref().unwrap_or("")) } } }
                             td.addr { (r.sender.as_deref().unwrap_or("")) }
-                            td.addr { (r.recipient.as_deref().unwrap_or("")) }
+                            td.addr { (recipient(r.recipient.as_deref())) }
                             td { (status(r.status.as_deref())) }
                             td { (r.dsn.as_deref().unwrap_or("")) }
                             td.addr { (r.relay.as_deref().unwrap_or("")) }

@@ -154,7 +154,12 @@ pub async fn page(
                             tbody {
                                 @for (k, n) in &tops[i] {
                                     @let k = k.as_deref().unwrap_or("");
-                                    tr { td.addr { a href=(top_href(i, k, &range, &p)) { (k) } } td.num { (n) } }
+                                    // Other domains' recipients, counted together: no search behind.
+                                    @if k == "<redacted>" {
+                                        tr { td.addr { (layout::recipient(Some(k))) } td.num { (n) } }
+                                    } @else {
+                                        tr { td.addr { a href=(top_href(i, k, &range, &p)) { (k) } } td.num { (n) } }
+                                    }
                                 }
                             }
                         }
