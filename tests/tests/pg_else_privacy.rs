@@ -6,10 +6,12 @@
 //! rejects, reply texts, Dovecot lines, Exchange rows with several
 //! recipients, a bounce; plus a real amavis journey of the corpus rewritten
 //! to the two domains. Everything each analyst can receive from search,
-//! trace, summary, per_hour, top and kinds is collected as text and searched
-//! for the other domain's local parts and its name; the admin's text still
-//! holds them all. Before and after maillog.compact().
+//! trace, summary, per_hour, top and kinds, and from the web UI's search,
+//! journey, statistics and history pages and its CSV, is collected as text
+//! and searched for the other domain's local parts and its name; the admin's
+//! text still holds them all. Before and after maillog.compact().
 use else_tests::pg::Cluster;
+use else_tests::wui::Wui;
 use postgres::Client;
 
 /// Local parts of each customer's addresses, unique enough that a plain text
@@ -202,6 +204,73 @@ fn everything(db: &mut Client, keys: &[String], addrs: &[String]) -> String {
     out
 }
 
+/// The web UI's people: (login, password, the role whose groups they have).
+const PEOPLE: [(&str, &str, &str); 4] = [
+    ("web_adm", "adm-Secret-1", "else_admin"),
+    ("web_a", "a-Secret-1", "ana_a"),
+    ("web_b", "b-Secret-1", "ana_b"),
+    ("web_owner", "owner-Secret-1", "owner_b"),
+];
+
+/// A session of `who`, logged in as the login form posts it.
+fn web_login(w: &Wui, who: (&str, &str, &str)) -> String {
+    let (_, head, body) = w.request("GET", "/login", &[], "");
+    let cookie = |head: &str, name: &str| {
+        head.lines()
+            .filter_map(|l| {
+                l.split_once(": ")
+                    .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+            })
+            .find_map(|(_, c)| c.strip_prefix(&format!("{name}=")))
+            .map(|v| v.split(';').next().unwrap_or("").to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let pre = cookie(&head, "else_login").expect("the login form's cookie");
+    let token = body
+        .split("name=\"pre\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the login form's token");
+    let (_, head, _) = w.request(
+        "POST",
+        "/login",
+        &[("Cookie", &format!("else_login={pre}"))],
+        &format!("pre={token}&user={}&password={}", who.0, who.1),
+    );
+    cookie(&head, "else_session").unwrap_or_else(|| panic!("{} logs in: {head}", who.0))
+}
+
+/// Every page of the web UI a person can open about the loaded journeys:
+/// the searches (all, and by each of `addrs`: the form and the history echo
+/// what the person typed, so only their own) with their CSV, each journey,
+/// the statistics and the person's history.
+fn web_pages(w: &Wui, who: (&str, &str, &str), keys: &[String], addrs: &[&str]) -> String {
+    let s = web_login(w, who);
+    let mut out = String::new();
+    let mut get = |path: String| {
+        let (code, _, body) = w.get_as(&s, &path);
+        assert_eq!(code, 200, "{} {path}", who.0);
+        out += &body;
+    };
+    let enc = |v: &str| {
+        v.replace('@', "%40")
+            .replace('<', "%3C")
+            .replace('>', "%3E")
+    };
+    get("/search?range=all&rows=10000&per=1000".into());
+    get("/search.csv?range=all&rows=10000".into());
+    for a in addrs {
+        get(format!("/search?range=all&recipient={}", enc(a)));
+        get(format!("/search.csv?range=all&recipient={}", enc(a)));
+    }
+    for k in keys {
+        get(format!("/journey?q={}", enc(k)));
+    }
+    get("/stats?range=7d".into());
+    get("/history".into());
+    out
+}
+
 fn leaks<'a>(text: &str, secrets: &[&'a str]) -> Vec<&'a str> {
     secrets
         .iter()
@@ -262,11 +331,25 @@ fn amavis_lists_are_keyed(su: &mut Client, when: &str) {
     }
 }
 
-fn check(c: &Cluster, su: &mut Client, keys: &[String], addrs: &[String], when: &str) {
+fn check(c: &Cluster, w: &Wui, su: &mut Client, keys: &[String], addrs: &[String], when: &str) {
     amavis_lists_are_keyed(su, when);
-    let seen = |role: &str| everything(&mut connect(c, role), keys, addrs);
-    let admin = seen("adm");
-    let (a, b, owner) = (seen("ana_a"), seen("ana_b"), seen("owner_b"));
+    // What psql gives each role, then what the web UI gives the person
+    // acting with that role's groups.
+    let own = |domain: &str| -> Vec<&str> {
+        addrs
+            .iter()
+            .map(String::as_str)
+            .chain(["@a-leak.example", "@b-leak.example"])
+            .filter(|a| a.ends_with(domain))
+            .collect()
+    };
+    let seen = |role: &str, person: usize, typed: &[&str]| {
+        everything(&mut connect(c, role), keys, addrs) + &web_pages(w, PEOPLE[person], keys, typed)
+    };
+    let admin = seen("adm", 0, &own(".example"));
+    let a = seen("ana_a", 1, &own("@a-leak.example"));
+    let b = seen("ana_b", 2, &own("@b-leak.example"));
+    let owner = seen("owner_b", 3, &[]);
     assert_eq!(leaks(&admin, &A), A, "{when}: the admin sees A's addresses");
     assert_eq!(leaks(&admin, &B), B, "{when}: the admin sees B's addresses");
     assert!(
@@ -375,7 +458,8 @@ fn an_analyst_never_receives_another_domains_addresses() {
                 .map(|l| format!("{l}@b-leak.example")),
         )
         .collect();
-    check(&c, &mut su, &keys, &addrs, "day partitions");
+    let w = Wui::start(&c, &PEOPLE);
+    check(&c, &w, &mut su, &keys, &addrs, "day partitions");
     let packed: i64 = su
         .query_one(
             "SELECT sum(lines)::int8 FROM maillog.compact('-1 year')",
@@ -384,5 +468,5 @@ fn an_analyst_never_receives_another_domains_addresses() {
         .unwrap()
         .get(0);
     assert_eq!(packed as usize, all.len(), "every line is compacted");
-    check(&c, &mut su, &keys, &addrs, "compacted");
+    check(&c, &w, &mut su, &keys, &addrs, "compacted");
 }
