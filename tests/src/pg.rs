@@ -367,11 +367,17 @@ impl Installation {
             std::fs::copy(&from, &tmp).unwrap();
             std::fs::rename(&tmp, &to).unwrap();
         };
-        put(other.lib().join("pg_else.so"), self.lib().join("pg_else.so"));
+        put(
+            other.lib().join("pg_else.so"),
+            self.lib().join("pg_else.so"),
+        );
         for e in std::fs::read_dir(other.extension_dir()).unwrap() {
             let name = e.unwrap().file_name().into_string().unwrap();
             if name.starts_with("pg_else.") || name.starts_with("pg_else--") {
-                put(other.extension_dir().join(&name), self.extension_dir().join(&name));
+                put(
+                    other.extension_dir().join(&name),
+                    self.extension_dir().join(&name),
+                );
             }
         }
         chown_postgres(self.prefix.path());

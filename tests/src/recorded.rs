@@ -173,7 +173,6 @@ pub fn everything(db: &mut postgres::Client) -> Vec<String> {
     all
 }
 
-
 /// Two scoped analysts besides the admin: a group by domain and a group by host.
 pub const GROUPS: &str = "INSERT INTO maillog.groups VALUES ('d'), ('h');
      INSERT INTO maillog.group_domains VALUES ('d', 'example.org', false), ('d', 'example', true);
@@ -187,6 +186,10 @@ fn gen_maillog() -> std::path::PathBuf {
     // tests run from target/<profile>/deps/<test>-<hash>
     let dir = exe.parent().and_then(|d| d.parent()).unwrap();
     let bin = dir.join("gen-maillog");
-    assert!(bin.exists(), "{} is missing: build the tests' programs (scripts/test does)", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: build the tests' programs (scripts/test does)",
+        bin.display()
+    );
     bin
 }

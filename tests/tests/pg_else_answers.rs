@@ -11,8 +11,8 @@
 //! here and prints the rows that differ. To record again after an intended
 //! change: `ELSE_RECORD_ANSWERS=1` (and say why in the commit).
 use else_tests::answers::{read_lines, KEEP_CORPUS_DAYS, REFERENCE};
-use else_tests::recorded::{everything, load_all, GROUPS};
 use else_tests::pg::Cluster;
+use else_tests::recorded::{everything, load_all, GROUPS};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use xxhash_rust::xxh3::xxh3_64;

@@ -53,32 +53,43 @@ fn scheduled_maintenance_compacts_and_purges_by_itself_across_a_restart() {
     );
     // The build under test in a private installation (pg_cron's files come along).
     let inst = Installation::under_test();
-    let mut c = Cluster::start_plain_in(&inst.bin(), &[
-        "timezone = 'UTC'",
-        "shared_preload_libraries = 'pg_cron'",
-        "cron.database_name = 'postgres'",
-        // Jobs run in background workers: no connection, no password.
-        "cron.use_background_workers = on",
-        "max_worker_processes = 16",
-    ]);
+    let mut c = Cluster::start_plain_in(
+        &inst.bin(),
+        &[
+            "timezone = 'UTC'",
+            "shared_preload_libraries = 'pg_cron'",
+            "cron.database_name = 'postgres'",
+            // Jobs run in background workers: no connection, no password.
+            "cron.use_background_workers = on",
+            "max_worker_processes = 16",
+        ],
+    );
     let mut db = c.connect();
     db.batch_execute("CREATE EXTENSION pg_else; CREATE EXTENSION pg_cron")
         .unwrap();
 
     // Not scheduled yet: nothing to switch off.
-    assert!(!one::<bool>(&mut db, "SELECT maillog.unschedule_maintenance()"));
+    assert!(!one::<bool>(
+        &mut db,
+        "SELECT maillog.unschedule_maintenance()"
+    ));
 
     // A closed day (3 days ago) and an expired one (40 days ago, kept while
     // loading, then past a 30-day retention).
-    db.batch_execute("UPDATE maillog.settings SET retention = '100 years', compact_after = '1 day'")
-        .unwrap();
+    db.batch_execute(
+        "UPDATE maillog.settings SET retention = '100 years', compact_after = '1 day'",
+    )
+    .unwrap();
     let closed = line_days_ago(&mut db, 3, "3C3C3C3C3C");
     let expired = line_days_ago(&mut db, 40, "4D4D4D4D4D");
     load(&mut db, &[closed, expired], 1);
     db.batch_execute("UPDATE maillog.settings SET retention = '30 days'")
         .unwrap();
     assert!(partition_exists(&mut db, 3) && partition_exists(&mut db, 40));
-    assert!(!partition_exists(&mut db, -6), "no partition 6 days ahead yet");
+    assert!(
+        !partition_exists(&mut db, -6),
+        "no partition 6 days ahead yet"
+    );
 
     let job: i64 = one(&mut db, "SELECT maillog.schedule_maintenance('* * * * *')");
     assert!(job > 0);
@@ -86,7 +97,10 @@ fn scheduled_maintenance_compacts_and_purges_by_itself_across_a_restart() {
     let again: i64 = one(&mut db, "SELECT maillog.schedule_maintenance('* * * * *')");
     assert_eq!(again, job);
     assert_eq!(
-        one::<i64>(&mut db, "SELECT count(*) FROM cron.job WHERE command LIKE '%maillog.run_maintenance()%'"),
+        one::<i64>(
+            &mut db,
+            "SELECT count(*) FROM cron.job WHERE command LIKE '%maillog.run_maintenance()%'"
+        ),
         1
     );
 
@@ -108,42 +122,72 @@ fn scheduled_maintenance_compacts_and_purges_by_itself_across_a_restart() {
         "maintenance did not run: partitions 3 days ago {}, 40 days ago {}; runs: {:?}\n{}",
         partition_exists(&mut db, 3),
         partition_exists(&mut db, 40),
-        db.query("SELECT status || ' ' || coalesce(return_message, '') FROM cron.job_run_details", &[])
-            .map(|r| r.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>()),
+        db.query(
+            "SELECT status || ' ' || coalesce(return_message, '') FROM cron.job_run_details",
+            &[]
+        )
+        .map(|r| r.iter().map(|r| r.get::<_, String>(0)).collect::<Vec<_>>()),
         c.log()
     );
-    assert_eq!(archived_lines(&mut db, 3), 1, "the closed day is compacted, not lost");
+    assert_eq!(
+        archived_lines(&mut db, 3),
+        1,
+        "the closed day is compacted, not lost"
+    );
     assert_eq!(archived_lines(&mut db, 40), 0, "the expired day is purged");
-    assert!(partition_exists(&mut db, -6), "partitions are made a week ahead");
-    let found: i64 = one(&mut db, "SELECT count(*) FROM maillog.search(recipient => 'm3@example.org')");
+    assert!(
+        partition_exists(&mut db, -6),
+        "partitions are made a week ahead"
+    );
+    let found: i64 = one(
+        &mut db,
+        "SELECT count(*) FROM maillog.search(recipient => 'm3@example.org')",
+    );
     assert_eq!(found, 1, "the compacted day still answers");
     let log: Vec<String> = db
-        .query("SELECT step || ': ' || detail FROM maillog.maintenance_log ORDER BY at, step", &[])
+        .query(
+            "SELECT step || ': ' || detail FROM maillog.maintenance_log ORDER BY at, step",
+            &[],
+        )
         .unwrap()
         .iter()
         .map(|r| r.get(0))
         .collect();
-    let day3: String = one(&mut db, "SELECT ((now() AT TIME ZONE 'UTC')::date - 3)::text");
+    let day3: String = one(
+        &mut db,
+        "SELECT ((now() AT TIME ZONE 'UTC')::date - 3)::text",
+    );
     assert!(
-        log.iter().any(|l| l.starts_with("compact: ") && l.contains(&format!("{day3}: 1 lines"))),
+        log.iter()
+            .any(|l| l.starts_with("compact: ") && l.contains(&format!("{day3}: 1 lines"))),
         "the compaction is logged: {log:?}"
     );
     assert!(
         // The expired day's partition (and the empty next one ingest made).
-        log.iter().any(|l| l.starts_with("purge: ") && !l.starts_with("purge: 0 day partitions")),
+        log.iter()
+            .any(|l| l.starts_with("purge: ") && !l.starts_with("purge: 0 day partitions")),
         "the purge is logged: {log:?}"
     );
     assert!(
         c.log().contains("pg_else maintenance: compact:"),
         "the server log names each step"
     );
-    let failed: i64 = one(&mut db, "SELECT count(*) FROM cron.job_run_details WHERE status = 'failed'");
+    let failed: i64 = one(
+        &mut db,
+        "SELECT count(*) FROM cron.job_run_details WHERE status = 'failed'",
+    );
     assert_eq!(failed, 0, "no run failed");
 
     // Switched off: the job is gone, so pg_cron runs nothing more.
-    assert!(one::<bool>(&mut db, "SELECT maillog.unschedule_maintenance()"));
+    assert!(one::<bool>(
+        &mut db,
+        "SELECT maillog.unschedule_maintenance()"
+    ));
     assert_eq!(
-        one::<i64>(&mut db, "SELECT count(*) FROM cron.job WHERE command LIKE '%maillog.run_maintenance()%'"),
+        one::<i64>(
+            &mut db,
+            "SELECT count(*) FROM cron.job WHERE command LIKE '%maillog.run_maintenance()%'"
+        ),
         0
     );
 }
@@ -157,7 +201,9 @@ fn scheduling_without_pg_cron_says_what_to_do() {
     let err = db
         .batch_execute("SELECT maillog.schedule_maintenance()")
         .unwrap_err();
-    let msg = err.as_db_error().map(|e| (e.message().to_owned(), e.hint().unwrap_or("").to_owned()));
+    let msg = err
+        .as_db_error()
+        .map(|e| (e.message().to_owned(), e.hint().unwrap_or("").to_owned()));
     let (msg, hint) = msg.expect("a database error");
     assert!(msg.contains("pg_cron is not installed"), "{msg}");
     assert!(hint.contains("shared_preload_libraries"), "{hint}");
@@ -186,7 +232,10 @@ fn maintenance_does_nothing_on_a_standby() {
     let mut sdb = standby.connect();
     let start = Instant::now();
     while !partition_exists(&mut sdb, 40) {
-        assert!(start.elapsed() < Duration::from_secs(60), "the standby replays the primary");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the standby replays the primary"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(one::<bool>(&mut sdb, "SELECT pg_is_in_recovery()"));
@@ -199,9 +248,14 @@ fn maintenance_does_nothing_on_a_standby() {
     assert_eq!(steps.len(), 1, "{steps:?}");
     assert_eq!(steps[0].0, "standby");
     // What a scheduler would call: no error, nothing written, nothing dropped.
-    sdb.batch_execute("SELECT maillog.run_maintenance()").unwrap();
-    assert!(partition_exists(&mut sdb, 40), "the standby dropped nothing");
+    sdb.batch_execute("SELECT maillog.run_maintenance()")
+        .unwrap();
+    assert!(
+        partition_exists(&mut sdb, 40),
+        "the standby dropped nothing"
+    );
     // The primary, asked the same, purges.
-    db.batch_execute("SELECT maillog.run_maintenance()").unwrap();
+    db.batch_execute("SELECT maillog.run_maintenance()")
+        .unwrap();
     assert!(!partition_exists(&mut db, 40));
 }

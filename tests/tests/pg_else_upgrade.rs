@@ -247,7 +247,10 @@ fn upgrade_from_the_previous_release_keeps_data_answers_and_writers() {
     let mut db = c.connect();
     db.batch_execute("CREATE EXTENSION pg_else").unwrap();
     assert_eq!(
-        one::<String>(&mut db, "SELECT extversion FROM pg_extension WHERE extname = 'pg_else'"),
+        one::<String>(
+            &mut db,
+            "SELECT extversion FROM pg_extension WHERE extname = 'pg_else'"
+        ),
         PREVIOUS
     );
     fill(&mut db);
@@ -286,17 +289,24 @@ fn upgrade_from_the_previous_release_keeps_data_answers_and_writers() {
     c.pg_start();
     let mut db = c.connect();
     std::thread::sleep(Duration::from_millis(500));
-    db.batch_execute("ALTER EXTENSION pg_else UPDATE").unwrap_or_else(|e| {
-        panic!("ALTER EXTENSION pg_else UPDATE: {e}\n{}", c.log());
-    });
+    db.batch_execute("ALTER EXTENSION pg_else UPDATE")
+        .unwrap_or_else(|e| {
+            panic!("ALTER EXTENSION pg_else UPDATE: {e}\n{}", c.log());
+        });
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     let written = writer.join().unwrap();
     assert_eq!(
-        one::<String>(&mut db, "SELECT extversion FROM pg_extension WHERE extname = 'pg_else'"),
+        one::<String>(
+            &mut db,
+            "SELECT extversion FROM pg_extension WHERE extname = 'pg_else'"
+        ),
         CURRENT
     );
-    assert!(written >= 100, "the writer wrote during the upgrade: {written}");
+    assert!(
+        written >= 100,
+        "the writer wrote during the upgrade: {written}"
+    );
     let (rows, distinct): (i64, i64) = {
         let r = db
             .query_one(
@@ -364,7 +374,10 @@ fn upgrade_from_the_previous_release_keeps_data_answers_and_writers() {
         &mut db,
         "SELECT count(*) FROM maillog.compact(after => '0 days')",
     );
-    assert!(packed >= 2, "the 2025 days compact after the upgrade: {packed}");
+    assert!(
+        packed >= 2,
+        "the 2025 days compact after the upgrade: {packed}"
+    );
     let found: i64 = one(
         &mut db,
         "SELECT count(*) FROM maillog.search(recipient => 'after.upgrade@example.org')",
@@ -387,7 +400,10 @@ fn upgrade_from_the_previous_release_keeps_data_answers_and_writers() {
     );
     let mut rdb = postgres::Client::connect(&restored_dsn, postgres::NoTls).unwrap();
     assert_eq!(
-        one::<String>(&mut rdb, "SELECT extversion FROM pg_extension WHERE extname = 'pg_else'"),
+        one::<String>(
+            &mut rdb,
+            "SELECT extversion FROM pg_extension WHERE extname = 'pg_else'"
+        ),
         CURRENT
     );
     let restored = sorted(everything(&mut rdb));
@@ -406,7 +422,10 @@ fn upgrade_from_the_previous_release_keeps_data_answers_and_writers() {
         extension: true,
     };
     let mut setup = Setup::new(&target.conninfo());
-    setup.set("ELSE_OMELSE_SO", &old.join("omelse.so").display().to_string());
+    setup.set(
+        "ELSE_OMELSE_SO",
+        &old.join("omelse.so").display().to_string(),
+    );
     let conf = shipped_conf("else-all-in-one.conf");
     let _r = Rsyslogd::start(&setup, &conf, setup.tcp_port, None);
     let n = 20_000u64;
