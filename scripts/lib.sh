@@ -22,7 +22,7 @@ PACKAGES=(build-essential postgresql-15 postgresql-server-dev-15 libclang-dev cl
           dnsmasq-base postgresql-15-cron)
 
 # The browser the web UI's tests drive (scripts/test installs it; setup does not).
-TEST_PACKAGES=(chromium chromium-driver lintian debootstrap)
+TEST_PACKAGES=(chromium chromium-driver lintian debootstrap iproute2)
 
 # install_packages [EXTRA...]: PACKAGES and the extra ones, if missing.
 install_packages() {
