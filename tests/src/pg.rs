@@ -394,3 +394,10 @@ impl Installation {
         }
     }
 }
+
+/// The one value of a one-row, one-column query (panics with the SQL on error).
+pub fn one<T: for<'a> postgres::types::FromSql<'a>>(db: &mut postgres::Client, sql: &str) -> T {
+    db.query_one(sql, &[])
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}

@@ -5,15 +5,9 @@
 //! expired day purged, partitions are made ahead, and each step is logged.
 //! `maillog.unschedule_maintenance()` switches it off.
 use else_tests::answers::load;
-use else_tests::pg::{Cluster, Installation};
+use else_tests::pg::{one, Cluster, Installation};
 use else_tests::sys::require;
 use std::time::{Duration, Instant};
-
-fn one<T: for<'a> postgres::types::FromSql<'a>>(db: &mut postgres::Client, sql: &str) -> T {
-    db.query_one(sql, &[])
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .get(0)
-}
 
 /// The UTC date `days_ago` days before now (negative: ahead), read once:
 /// a test that runs across midnight keeps asking about the same days.

@@ -16,7 +16,7 @@
 //! stores numbered lines into the upgraded database exactly once.
 use else_tests::answers::{load, KEEP_CORPUS_DAYS, REFERENCE};
 use else_tests::omelse::{assert_exactly_once, Target, WRITER};
-use else_tests::pg::{Cluster, Installation};
+use else_tests::pg::{one, Cluster, Installation};
 use else_tests::recorded::{everything, load_all, GROUPS};
 use else_tests::rsyslog::{numbered_line, shipped_conf, LineSender, Rsyslogd, Setup};
 use else_tests::sys::run;
@@ -42,12 +42,6 @@ fn release(version: &str) -> PathBuf {
         dir.display()
     );
     dir
-}
-
-fn one<T: for<'a> postgres::types::FromSql<'a>>(db: &mut postgres::Client, sql: &str) -> T {
-    db.query_one(sql, &[])
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .get(0)
 }
 
 /// Every object of the extension and every index, constraint, trigger, policy
